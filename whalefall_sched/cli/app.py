@@ -1,0 +1,453 @@
+"""The ``whalefall-sched`` command line: options, rendering and exit codes only.
+
+Heavy modules (SQLAlchemy, APScheduler, Rich) are imported by the commands that need
+them, so ``--help`` and shell completion stay fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from whalefall_sched import __version__
+from whalefall_sched.cli.exit_codes import ExitCode, exit_code_for
+from whalefall_sched.cli.render_types import OutputFormat
+from whalefall_sched.cli.settings import (
+    DEFAULT_BACKUP_DIR,
+    DEFAULT_TABLE,
+    DEFAULT_URL,
+    Settings,
+)
+from whalefall_sched.errors import WhaleFallSchedError
+
+PROG = "whalefall-sched"
+
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors as one ``Error: ...`` line (plus a hint), never a box or a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.pop("standalone_mode", True):
+            return super().main(*args, **kwargs, standalone_mode=False)
+        try:
+            rv = super().main(*args, **kwargs, standalone_mode=False)
+        except click.ClickException as exc:
+            hint = f" (see `{PROG} --help`)" if isinstance(exc, click.UsageError) else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(ExitCode.CONFLICT)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    name=PROG,
+    cls=_OneLineErrors,
+    help=(
+        "Operate an APScheduler 3 job store from a shell: list, get, pause, resume, run "
+        "and reload jobs straight on the store. Reads never write."
+    ),
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+class StateFilter(StrEnum):
+    """``list --state``."""
+
+    running = "running"
+    paused = "paused"
+    unreadable = "unreadable"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG} {__version__}")
+        raise typer.Exit()
+
+
+def _settings_from(ctx: click.Context) -> Settings:
+    """The settings of this invocation (also during completion, when no callback ran)."""
+    root = ctx.find_root()
+    if isinstance(root.obj, Settings):
+        return root.obj
+    params = root.params
+    return Settings(
+        url=params.get("url") or DEFAULT_URL,
+        table=params.get("table") or DEFAULT_TABLE,
+        schema=params.get("schema"),
+        tasks_path=params.get("tasks"),
+        app_paths=_split_paths(params.get("app_path")),
+    )
+
+
+def _split_paths(values: list[str] | None) -> list[str]:
+    paths: list[str] = []
+    for value in values or []:
+        paths.extend(p for p in value.split(os.pathsep) if p)
+    return paths
+
+
+def _complete_job_id(ctx: click.Context, incomplete: str) -> list[str]:
+    """Job ids from the store for TAB completion; silent on any error."""
+    try:
+        settings = _settings_from(ctx)
+        ids = [job.id for job in settings.repository().list_jobs()]
+        settings.close()
+    except Exception:  # noqa: BLE001 - completion must never print or fail
+        return []
+    return [i for i in ids if i.startswith(incomplete)]
+
+
+OutputOption = Annotated[
+    OutputFormat,
+    typer.Option("--output", "-o", help="Output format: a table, or one JSON document."),
+]
+JobIdsArgument = Annotated[
+    list[str],
+    typer.Argument(help="Job id(s).", show_default=False, autocompletion=_complete_job_id),
+]
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    *,
+    url: Annotated[
+        str,
+        typer.Option(
+            envvar="WHALEFALL_SCHED_URL",
+            help="SQLAlchemy URL of the job store (SQLite path relative to the working directory).",
+        ),
+    ] = DEFAULT_URL,
+    table: Annotated[
+        str, typer.Option(envvar="WHALEFALL_SCHED_TABLE", help="Job table name.")
+    ] = DEFAULT_TABLE,
+    schema: Annotated[
+        str | None,
+        typer.Option(envvar="WHALEFALL_SCHED_SCHEMA", help="Schema of the job table."),
+    ] = None,
+    tasks: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="WHALEFALL_SCHED_TASKS",
+            help="Default-task YAML file [default: the example bundled in the package].",
+            show_default=False,
+        ),
+    ] = None,
+    app_path: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="WHALEFALL_SCHED_APP_PATH",
+            help=f"Directory put on sys.path so the host app's task modules import "
+            f"(repeatable; the variable takes a '{os.pathsep}'-separated list).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="WHALEFALL_SCHED_TIMEOUT",
+            min=0.1,
+            help="Seconds to wait to connect to the store (or for a SQLite lock).",
+        ),
+    ] = 5.0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Global options come before the command."""
+    ctx.obj = Settings(
+        url=url,
+        table=table,
+        schema=schema or None,
+        tasks_path=tasks,
+        app_paths=_split_paths(app_path),
+        timeout=timeout,
+        debug=debug,
+    )
+    _configure_logging(debug)
+
+
+class _Formatter(logging.Formatter):
+    """One line per record; tracebacks only with ``--debug``."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.debug = debug
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return super().formatException(ei) if self.debug else ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self.debug:
+            record.exc_text = None
+        return super().format(record).rstrip()
+
+
+def _configure_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter(debug))
+    root = logging.getLogger("whalefall_sched")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.propagate = False
+
+
+@contextmanager
+def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
+    """Run a command: core errors become one line and their exit code."""
+    from whalefall_sched.cli.render import render_error
+    from whalefall_sched.repository.store import mask_url
+
+    settings = _settings_from(ctx)
+    try:
+        yield settings
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except WhaleFallSchedError as exc:
+        code = exit_code_for(exc)
+        if settings.debug:
+            traceback.print_exc()
+        render_error(exc.code, mask_url(str(exc)), code, output)
+        raise typer.Exit(code) from exc
+    except Exception as exc:
+        if settings.debug:
+            traceback.print_exc()
+        message = (
+            f"unexpected {type(exc).__name__}: {mask_url(str(exc))} (run with --debug for details)"
+        )
+        render_error("internal", message, ExitCode.SYSTEM, output)
+        raise typer.Exit(ExitCode.SYSTEM) from exc
+    finally:
+        settings.close()
+
+
+def _render(result: Any, output: OutputFormat) -> None:
+    from whalefall_sched.cli.render import render
+
+    render(result, output)
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    *,
+    state: Annotated[
+        StateFilter | None, typer.Option("--state", help="Only jobs in this state.")
+    ] = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """List every job, sorted by id (read-only)."""
+    from whalefall_sched.cli.render import JobList
+    from whalefall_sched.services.dto import (
+        STATE_PAUSED,
+        STATE_RUNNING,
+        STATE_UNREADABLE,
+    )
+
+    wanted = (
+        {
+            StateFilter.running: STATE_RUNNING,
+            StateFilter.paused: STATE_PAUSED,
+            StateFilter.unreadable: STATE_UNREADABLE,
+        }.get(state)
+        if state
+        else None
+    )
+    with _guard(ctx, output) as settings:
+        items = settings.read_service().list_jobs(state=wanted)
+        _render(JobList(items), output)
+
+
+@app.command("get")
+def get_command(
+    ctx: typer.Context,
+    job_id: Annotated[
+        str,
+        typer.Argument(help="Job id.", show_default=False, autocompletion=_complete_job_id),
+    ],
+    *,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Show one job (read-only)."""
+    with _guard(ctx, output) as settings:
+        _render(settings.read_service().get_job(job_id), output)
+
+
+# -- acting ------------------------------------------------------------------------------
+
+
+def _act(ctx: click.Context, action: str, job_ids: list[str], output: OutputFormat) -> None:
+    from whalefall_sched.cli.render import ActionReport
+
+    with _guard(ctx, output) as settings:
+        service = settings.actions_service()
+        method = service.pause_job if action == "pause" else service.resume_job
+        results = []
+        errors: list[dict[str, Any]] = []
+        first_error: WhaleFallSchedError | None = None
+        for job_id in dict.fromkeys(job_ids):
+            try:
+                results.append(method(job_id))
+            except WhaleFallSchedError as exc:
+                first_error = first_error or exc
+                code = exit_code_for(exc)
+                errors.append(
+                    {
+                        "id": job_id,
+                        "error": {
+                            "code": exc.code,
+                            "message": str(exc),
+                            "exit_code": code,
+                        },
+                    }
+                )
+        _render(ActionReport(results, errors), output)
+        for err in errors:
+            sys.stderr.write(f"Error: {err['error']['message']}\n")
+        if first_error is not None:
+            raise typer.Exit(exit_code_for(first_error))
+
+
+@app.command("pause")
+def pause_command(
+    ctx: typer.Context,
+    job_ids: JobIdsArgument,
+    *,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Pause jobs: clear their next run time, as APScheduler's pause_job does."""
+    _act(ctx, "pause", job_ids, output)
+
+
+@app.command("resume")
+def resume_command(
+    ctx: typer.Context,
+    job_ids: JobIdsArgument,
+    *,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Resume jobs: next run time from each job's own trigger, as resume_job does."""
+    _act(ctx, "resume", job_ids, output)
+
+
+@app.command("run")
+def run_command(
+    ctx: typer.Context,
+    job_id: Annotated[
+        str,
+        typer.Argument(help="Job id.", show_default=False, autocompletion=_complete_job_id),
+    ],
+    *,
+    created_by: Annotated[
+        int | None,
+        typer.Option(help="User id recorded as created_by by the built-in jobs that take it."),
+    ] = None,
+    app_factory: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WHALEFALL_SCHED_APP_FACTORY",
+            help="module:callable building the host app; the job runs in its app context "
+            "[default: the tasks file's app_factory].",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Run a job's function now, in a thread named <id>_manual, and wait for it."""
+    from whalefall_sched.cli.render import note
+
+    with _guard(ctx, output) as settings:
+        service = settings.actions_service(app_factory=app_factory)
+        thread_name = service.run_job_in_background(job_id, created_by)
+        note(f"started {thread_name}")
+        result = service.wait_for_run(thread_name)
+        _render(result, output)
+        if not result.succeeded:
+            raise typer.Exit(ExitCode.RUN_FAILED)
+
+
+@app.command("reload")
+def reload_command(
+    ctx: typer.Context,
+    *,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show what would be deleted and reloaded; change nothing."),
+    ] = False,
+    backup_dir: Annotated[
+        Path,
+        typer.Option(help="Where the removed rows are saved before anything changes."),
+    ] = DEFAULT_BACKUP_DIR,
+    no_backup: Annotated[
+        bool, typer.Option("--no-backup", help="Do not save the removed rows.")
+    ] = False,
+    verify_imports: Annotated[
+        bool,
+        typer.Option(
+            "--verify-imports/--no-verify-imports",
+            help="Check that every task function imports before writing.",
+        ),
+    ] = True,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Remove every job, then register the enabled default tasks: all or nothing."""
+    with _guard(ctx, output) as settings:
+        service = settings.actions_service()
+        plan = service.reload_jobs(dry_run=True, verify_imports=verify_imports)
+        if dry_run:
+            _render(plan, output)
+            return
+        if not yes:
+            _confirm(settings, plan.deleted_count, plan.reloaded_count)
+        result = service.reload_jobs(
+            backup_dir=None if no_backup else backup_dir, verify_imports=verify_imports
+        )
+        _render(result, output)
+
+
+def _confirm(settings: Settings, deleted: int, reloaded: int) -> None:
+    from whalefall_sched.errors import StoreConflictError
+
+    if not sys.stdin.isatty():
+        raise StoreConflictError(
+            "reload deletes every job and needs confirmation; no terminal to ask on, "
+            "so nothing was changed (pass --yes)"
+        )
+    where = settings.repository().where
+    if not typer.confirm(
+        f"Delete {deleted} job(s) in {where} and register {reloaded} from {settings.tasks().path}?",
+        err=True,
+    ):
+        raise StoreConflictError("reload not confirmed; nothing was changed")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name=PROG)

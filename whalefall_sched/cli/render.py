@@ -1,0 +1,299 @@
+"""The one renderer: every result object becomes a Rich table or one JSON document.
+
+Rich is imported here only, and only when a table is printed. Colour follows Rich's
+rules: none when ``NO_COLOR`` is set or stdout is not a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from whalefall_sched.cli.render_types import OutputFormat
+from whalefall_sched.services.dto import (
+    STATE_PAUSED,
+    STATE_RUNNING,
+    JobActionResult,
+    ManualRunResult,
+    SchedulerJobDetail,
+    SchedulerJobListItem,
+    SchedulerJobsReloadResult,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+
+@dataclass(frozen=True)
+class JobList:
+    """The ``list`` result."""
+
+    items: list[SchedulerJobListItem]
+
+
+@dataclass(frozen=True)
+class ActionReport:
+    """The ``pause``/``resume`` result: one entry per id, plus the failures."""
+
+    results: list[JobActionResult]
+    errors: list[dict[str, Any]]
+
+
+_STATE_LABEL = {STATE_RUNNING: "running", STATE_PAUSED: "paused"}
+_STATE_STYLE = {STATE_RUNNING: "green", STATE_PAUSED: "yellow"}
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _table(*columns: str, title: str | None = None, wrap: Sequence[str] = ()) -> Table:
+    """A borderless table; only the ``wrap`` columns may fold, the others never wrap."""
+    from rich.table import Table
+
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=None,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        header_style="bold",
+    )
+    for column in columns:
+        if column in wrap:
+            table.add_column(column, overflow="fold", min_width=10)
+        else:
+            table.add_column(column, no_wrap=True, min_width=len(column))
+    return table
+
+
+def print_json(document: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def json_document(result: Any) -> Any:
+    """The JSON document of a result object."""
+    if isinstance(result, JobList):
+        return [item.to_dict() for item in result.items]
+    if isinstance(result, ActionReport):
+        document: dict[str, Any] = {
+            "results": [r.to_dict() for r in result.results],
+            "errors": result.errors,
+        }
+        if result.errors:
+            document["error"] = result.errors[0]["error"]
+        return document
+    return result.to_dict()
+
+
+def render(result: Any, output: OutputFormat) -> None:
+    """Print ``result`` as JSON or as tables, whichever ``output`` says."""
+    if output is OutputFormat.json:
+        print_json(json_document(result))
+        return
+    console = _console()
+    if isinstance(result, JobList):
+        _render_list(console, result.items)
+    elif isinstance(result, SchedulerJobDetail):
+        _render_detail(console, result)
+    elif isinstance(result, ActionReport):
+        _render_actions(console, result)
+    elif isinstance(result, ManualRunResult):
+        _render_run(console, result)
+    elif isinstance(result, SchedulerJobsReloadResult):
+        _render_reload(console, result)
+    else:  # pragma: no cover - every result type is listed above
+        raise TypeError(f"no renderer for {type(result).__name__}")
+
+
+def render_error(code: str, message: str, exit_code: int, output: OutputFormat) -> None:
+    """One line on stderr; with ``-o json`` also ``{"error": ...}`` on stdout."""
+    if output is OutputFormat.json:
+        print_json({"error": {"code": code, "message": message, "exit_code": exit_code}})
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+
+
+def note(message: str) -> None:
+    """An informational line on stderr (kept off stdout so JSON stays one document)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+# -- formatting helpers ------------------------------------------------------------
+
+
+def time_left(when: datetime, now: datetime | None = None) -> str:
+    """``5h 26min left`` / ``3min 2s ago``, as ``systemctl list-timers`` words it."""
+    now = now or datetime.now(when.tzinfo)
+    seconds = int((when - now).total_seconds())
+    suffix = "left" if seconds >= 0 else "ago"
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        parts = [f"{days}d", f"{hours}h"] if hours else [f"{days}d"]
+    elif hours:
+        parts = [f"{hours}h", f"{minutes}min"] if minutes else [f"{hours}h"]
+    elif minutes:
+        parts = [f"{minutes}min", f"{secs}s"] if secs else [f"{minutes}min"]
+    else:
+        parts = [f"{secs}s"]
+    return "".join(parts) + ("" if suffix == "left" else " ago")
+
+
+def local_time(iso: str | None, now: datetime | None = None) -> str:
+    """An ISO time as local ``YYYY-MM-DD HH:MM:SS`` and the time left; ``-`` for None."""
+    if iso is None:
+        return "-"
+    when = datetime.fromisoformat(iso)
+    local = when.astimezone()
+    return f"{local:%m-%d %H:%M}\n{time_left(when, now)}"
+
+
+def _state(state: str) -> str:
+    label = _STATE_LABEL.get(state, "UNREADABLE")
+    return f"[{_STATE_STYLE.get(state, 'red')}]{label}[/]"
+
+
+def _escape(value: Any) -> str:
+    from rich.markup import escape
+
+    return escape("" if value is None else str(value))
+
+
+# -- tables --------------------------------------------------------------------------
+
+_CRON_COLUMNS = (
+    ("SEC", "second"),
+    ("MIN", "minute"),
+    ("HOUR", "hour"),
+    ("DAY", "day"),
+    ("MONTH", "month"),
+    ("DOW", "day_of_week"),
+    ("YEAR", "year"),
+)
+
+
+#: Below this width NAME goes under ID instead of in a column of its own.
+_WIDE = 110
+
+
+def _render_list(console: Console, items: Sequence[SchedulerJobListItem]) -> None:
+    if not items:
+        note("No jobs.")
+        return
+    # A restricted ISO week must not read as "every week": show WEEK when any job has one.
+    show_week = any(i.trigger_args.get("week", "*") not in ("*", "") for i in items)
+    wide = console.width >= _WIDE
+    columns = ["ID", *(["NAME"] if wide else []), "TYPE", *(c for c, _ in _CRON_COLUMNS)]
+    if show_week:
+        columns.append("WEEK")
+    columns += ["NEXT RUN", "STATE", "BUILTIN"]
+    table = _table(*columns, wrap=("ID", "NAME"))
+    for item in items:
+        if item.trigger_type == "cron":
+            cron = [item.trigger_args.get(key, "") for _, key in _CRON_COLUMNS]
+            if show_week:
+                cron.append(item.trigger_args.get("week", "*"))
+        else:
+            detail = item.unreadable_reason or item.trigger_args.get("description", "")
+            cron = [detail] + [""] * (len(_CRON_COLUMNS) - 1 + show_week)
+        name = _escape(item.name or "-")
+        head = [_escape(item.id), name] if wide else [f"{_escape(item.id)}\n[dim]{name}[/]"]
+        table.add_row(
+            *head,
+            _escape(item.trigger_type or "-"),
+            *(_escape(c) for c in cron),
+            local_time(item.next_run_time),
+            _state(item.state),
+            "yes" if item.is_builtin else "no",
+        )
+    console.print(table)
+    console.print(
+        f"{len(items)} job(s). NEXT RUN: local time and time left."
+        + ("" if wide else " Names are under the ids."),
+        style="dim",
+    )
+
+
+def _render_detail(console: Console, job: SchedulerJobDetail) -> None:
+    table = _table("FIELD", "VALUE")
+    rows: list[tuple[str, Any]] = [
+        ("id", job.id),
+        ("name", job.name),
+        ("state", _STATE_LABEL.get(job.state, "UNREADABLE")),
+        ("next_run_time", job.next_run_time),
+        ("next run (local)", local_time(job.next_run_time).replace("\n", ", ")),
+        ("trigger", job.trigger),
+        ("trigger_type", job.trigger_type),
+    ]
+    rows += [(f"  {k}", v) for k, v in job.trigger_args.items()]
+    rows += [
+        ("func", job.func),
+        ("args", json.dumps(job.args, ensure_ascii=False, default=str)),
+        ("kwargs", json.dumps(job.kwargs, ensure_ascii=False, default=str)),
+        ("executor", job.executor),
+        ("misfire_grace_time", job.misfire_grace_time),
+        ("max_instances", job.max_instances),
+        ("coalesce", job.coalesce),
+        ("is_builtin", job.is_builtin),
+        ("description", job.description),
+    ]
+    if job.unreadable_reason:
+        rows.append(("unreadable_reason", job.unreadable_reason))
+    for key, value in rows:
+        table.add_row(key, _escape("-" if value is None else value))
+    console.print(table)
+
+
+def _render_actions(console: Console, report: ActionReport) -> None:
+    if not report.results:
+        return
+    table = _table("ID", "RESULT", "STATE", "NEXT RUN")
+    for r in report.results:
+        table.add_row(
+            _escape(r.id),
+            r.message,
+            _state(r.state),
+            local_time(r.next_run_time).replace("\n", ", "),
+        )
+    console.print(table)
+
+
+def _render_run(console: Console, result: ManualRunResult) -> None:
+    if result.succeeded:
+        console.print(
+            f"[green]succeeded[/] {_escape(result.thread_name)} in {result.duration_seconds:.3f}s"
+        )
+    else:
+        console.print(
+            f"[red]failed[/] {_escape(result.thread_name)} after "
+            f"{result.duration_seconds:.3f}s: {_escape(result.error)}"
+        )
+
+
+def _render_reload(console: Console, result: SchedulerJobsReloadResult) -> None:
+    verb = "would be " if result.dry_run else ""
+    deleted = _table("ID", title=f"Deleted ({result.deleted_count}) {verb}".rstrip())
+    for job_id in result.deleted:
+        deleted.add_row(_escape(job_id))
+    reloaded = _table("ID", title=f"Reloaded ({result.reloaded_count}) {verb}".rstrip())
+    for job_id in result.reloaded:
+        reloaded.add_row(_escape(job_id))
+    console.print(deleted)
+    console.print(reloaded)
+    if result.dry_run:
+        console.print("Dry run: nothing changed.", style="dim")
+    if result.backup_path:
+        console.print(f"Backup of the removed rows: {_escape(result.backup_path)}")

@@ -1,0 +1,74 @@
+"""Global options, resolved once: option > environment variable > tasks file > default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from whalefall_sched.repository import JobStoreRepository
+    from whalefall_sched.services import (
+        SchedulerActionsService,
+        SchedulerJobsReadService,
+    )
+    from whalefall_sched.services.tasks_file import TasksFile
+
+DEFAULT_URL = "sqlite:///userdata/scheduler.db"
+DEFAULT_TABLE = "apscheduler_jobs"
+DEFAULT_BACKUP_DIR = Path("userdata/backups")
+
+
+@dataclass
+class Settings:
+    """What the global options say; builds the repository and services on demand."""
+
+    url: str = DEFAULT_URL
+    table: str = DEFAULT_TABLE
+    schema: str | None = None
+    tasks_path: Path | None = None
+    app_paths: list[str] = field(default_factory=list)
+    timeout: float = 5.0
+    debug: bool = False
+    _repo: JobStoreRepository | None = None
+    _tasks: TasksFile | None = None
+
+    def repository(self) -> JobStoreRepository:
+        """The store's repository (one per process)."""
+        if self._repo is None:
+            from whalefall_sched.repository import JobStoreRepository
+
+            self._repo = JobStoreRepository(
+                self.url, table=self.table, schema=self.schema, timeout=self.timeout
+            )
+        return self._repo
+
+    def tasks(self) -> TasksFile:
+        """The parsed tasks file (the bundled example unless ``--tasks``)."""
+        if self._tasks is None:
+            from whalefall_sched.services.tasks_file import load_tasks_file
+
+            self._tasks = load_tasks_file(self.tasks_path)
+        return self._tasks
+
+    def read_service(self) -> SchedulerJobsReadService:
+        """The seed's read service over this store."""
+        from whalefall_sched.services import SchedulerJobsReadService
+
+        return SchedulerJobsReadService(self.repository(), self.tasks())
+
+    def actions_service(self, app_factory: str | None = None) -> SchedulerActionsService:
+        """The seed's actions service over this store."""
+        from whalefall_sched.services import SchedulerActionsService
+
+        return SchedulerActionsService(
+            self.repository(),
+            self.tasks(),
+            app_factory=app_factory,
+            app_paths=self.app_paths,
+        )
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        if self._repo is not None:
+            self._repo.close()

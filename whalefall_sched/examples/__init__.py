@@ -1,0 +1,1 @@
+"""Example tasks and the bundled default-task file, so a fresh clone can reload and run."""

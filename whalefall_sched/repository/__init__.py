@@ -1,0 +1,17 @@
+"""Repository layer: the only code that runs SQL or (un)pickles ``job_state``."""
+
+from whalefall_sched.repository.store import (
+    JobStoreRepository,
+    ModifyOutcome,
+    ReplaceOutcome,
+    StoredJob,
+    mask_url,
+)
+
+__all__ = [
+    "JobStoreRepository",
+    "ModifyOutcome",
+    "ReplaceOutcome",
+    "StoredJob",
+    "mask_url",
+]

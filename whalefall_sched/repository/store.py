@@ -1,0 +1,421 @@
+"""The job store repository: the only code that runs SQL on the APScheduler table.
+
+Reads open SQLite read-only and never create, alter or delete anything. Writes are
+compare-and-swap on the bytes read (``WHERE id = :id AND job_state = :old``), so a row
+another process changed in between is re-read, never silently overwritten.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from whalefall_sched.errors import (
+    InvalidInputError,
+    JobNotFoundError,
+    StoreConflictError,
+    StoreSystemError,
+    WhaleFallSchedError,
+)
+from whalefall_sched.repository.codec import (
+    UnreadableStateError,
+    decode_state,
+    encode_state,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine, Table
+    from sqlalchemy.engine import URL
+
+#: How many times a compare-and-swap that lost a race is re-read and retried.
+CAS_ATTEMPTS = 5
+BACKUP_FORMAT = "whalefall-sched-backup/1"
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    """One row of the job table, decoded when possible."""
+
+    id: str
+    next_run_time: float | None
+    job_state: bytes = field(repr=False)
+    state: dict[str, Any] | None = field(default=None, repr=False)
+    #: Why ``state`` is None: the row could not be decoded safely.
+    unreadable_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ModifyOutcome:
+    """What :meth:`JobStoreRepository.modify_job` did: ``after`` is None for a no-op."""
+
+    before: StoredJob
+    after: StoredJob | None
+
+
+@dataclass(frozen=True)
+class ReplaceOutcome:
+    """What :meth:`JobStoreRepository.replace_all` did."""
+
+    removed: list[StoredJob]
+    written: list[StoredJob]
+    backup_path: Path | None
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def decode_row(job_id: str, next_run_time: float | None, job_state: bytes) -> StoredJob:
+    """Decode one raw row; an undecodable row is kept with the reason."""
+    raw = bytes(job_state)
+    try:
+        state = decode_state(raw)
+    except UnreadableStateError as exc:
+        return StoredJob(job_id, next_run_time, raw, None, str(exc))
+    return StoredJob(job_id, next_run_time, raw, state)
+
+
+class JobStoreRepository:
+    """An APScheduler 3 ``SQLAlchemyJobStore`` table, read safely and written atomically."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        table: str = "apscheduler_jobs",
+        schema: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.table_name = table
+        self.schema = schema
+        self.timeout = timeout
+        self._engines: dict[str, Engine] = {}
+        self._table: Table | None = None
+
+    # -- connection --------------------------------------------------------
+
+    @property
+    def where(self) -> str:
+        """The store's location for messages, password masked."""
+        qualified = f"{self.schema}.{self.table_name}" if self.schema else self.table_name
+        return f"{mask_url(self.url)} (table {qualified})"
+
+    def _parsed_url(self) -> URL:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            return make_url(self.url)
+        except ArgumentError as exc:
+            raise InvalidInputError(f"invalid store URL {mask_url(self.url)!r}") from exc
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite store, None for other stores or in-memory ones."""
+        url = self._parsed_url()
+        if not url.drivername.startswith("sqlite"):
+            return None
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        return Path(database)
+
+    def _engine(self, mode: str) -> Engine:
+        """An engine; ``mode`` is ``ro`` (read-only), ``rw`` or ``rwc`` (may create the file)."""
+        path = self.sqlite_path()
+        key = mode if path is not None else "any"
+        if key in self._engines:
+            return self._engines[key]
+        from sqlalchemy import create_engine
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        url = self._parsed_url()
+        connect_args: dict[str, Any] = {}
+        if path is not None:
+            if mode == "rwc":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            elif not path.exists():
+                raise self._not_initialised()
+            from urllib.parse import quote
+
+            uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
+            url = url.set(database=uri, query={**url.query, "uri": "true"})
+            connect_args["timeout"] = self.timeout
+        elif url.drivername.startswith(("postgresql", "mysql", "mariadb")):
+            connect_args["connect_timeout"] = max(1, round(self.timeout))
+        try:
+            engine = create_engine(url, connect_args=connect_args, pool_pre_ping=False)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise InvalidInputError(
+                f"cannot use store URL {mask_url(self.url)!r}: {exc}; "
+                "PostgreSQL needs the 'postgres' extra, MySQL the 'mysql' extra"
+            ) from exc
+        self._engines[key] = engine
+        return engine
+
+    def close(self) -> None:
+        """Release every connection pool."""
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
+    @property
+    def table(self) -> Table:
+        """The job table, defined by stock APScheduler itself so the schema always matches."""
+        if self._table is None:
+            from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+            from sqlalchemy import create_engine
+
+            # No connection is made: the store only needs an engine object to build its Table.
+            store = SQLAlchemyJobStore(
+                engine=create_engine("sqlite://"),
+                tablename=self.table_name,
+                tableschema=self.schema,
+            )
+            self._table = store.jobs_t
+        return self._table
+
+    def _not_initialised(self) -> StoreConflictError:
+        return StoreConflictError(
+            f"job store not initialised at {self.where}; "
+            "run `whalefall-sched reload` to register the default jobs"
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn database errors into the core's errors, with the URL masked."""
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+        try:
+            yield
+        except WhaleFallSchedError:
+            raise
+        except DBAPIError as exc:
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            if "database is locked" in detail:
+                raise StoreConflictError(
+                    f"job store {self.where} is locked by another writer; try again"
+                ) from exc
+            raise StoreSystemError(f"job store {self.where}: {detail}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreSystemError(f"job store {self.where}: {exc}") from exc
+
+    def _has_table(self, conn: Connection) -> bool:
+        from sqlalchemy import inspect
+
+        return inspect(conn).has_table(self.table_name, schema=self.schema)
+
+    def _select_rows(self, conn: Connection, job_id: str | None = None) -> list[StoredJob]:
+        from sqlalchemy import select
+
+        t = self.table
+        query = select(t.c.id, t.c.next_run_time, t.c.job_state).order_by(t.c.id)
+        if job_id is not None:
+            query = query.where(t.c.id == job_id)
+        return [decode_row(r.id, r.next_run_time, r.job_state) for r in conn.execute(query)]
+
+    # -- reading -----------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether the store (file and table) exists. Creates nothing."""
+        path = self.sqlite_path()
+        if path is not None and not path.exists():
+            return False
+        with self._errors(), self._engine("ro").connect() as conn:
+            return self._has_table(conn)
+
+    def list_jobs(self, *, missing_ok: bool = False) -> list[StoredJob]:
+        """Every row, sorted by id. A missing store raises a conflict unless ``missing_ok``."""
+        path = self.sqlite_path()
+        if path is not None and not path.exists():
+            if missing_ok:
+                return []
+            raise self._not_initialised()
+        with self._errors(), self._engine("ro").connect() as conn:
+            if not self._has_table(conn):
+                if missing_ok:
+                    return []
+                raise self._not_initialised()
+            return self._select_rows(conn)
+
+    def get_job(self, job_id: str) -> StoredJob:
+        """The row with ``job_id``; raises :class:`JobNotFoundError`."""
+        with self._errors(), self._engine("ro").connect() as conn:
+            if not self._has_table(conn):
+                raise self._not_initialised()
+            rows = self._select_rows(conn, job_id)
+        if not rows:
+            raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
+        return rows[0]
+
+    # -- writing -----------------------------------------------------------
+
+    def modify_job(
+        self,
+        job_id: str,
+        change: Callable[[StoredJob], dict[str, Any] | None],
+        *,
+        attempts: int = CAS_ATTEMPTS,
+    ) -> ModifyOutcome:
+        """Apply ``change`` to a job's state with compare-and-swap.
+
+        ``change`` gets the decoded row and returns the new state, or None for a no-op;
+        it may raise to refuse. A row changed by someone else between read and write is
+        re-read and ``change`` applied again, up to ``attempts`` times.
+        """
+        from sqlalchemy import select
+
+        t = self.table
+        for _ in range(attempts):
+            with self._errors(), self._engine("rw").begin() as conn:
+                if not self._has_table(conn):
+                    raise self._not_initialised()
+                row = conn.execute(
+                    select(t.c.id, t.c.next_run_time, t.c.job_state).where(t.c.id == job_id)
+                ).first()
+                if row is None:
+                    raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
+                before = decode_row(row.id, row.next_run_time, row.job_state)
+                if before.state is None:
+                    raise StoreConflictError(
+                        f"job {job_id!r} cannot be decoded ({before.unreadable_reason}); "
+                        "left unchanged"
+                    )
+                new_state = change(before)
+                if new_state is None:
+                    return ModifyOutcome(before, None)
+                data = encode_state(new_state)
+                next_ts = _timestamp(new_state.get("next_run_time"))
+                result = conn.execute(
+                    t.update()
+                    .where(t.c.id == job_id, t.c.job_state == before.job_state)
+                    .values(next_run_time=next_ts, job_state=data)
+                )
+                if result.rowcount == 1:
+                    return ModifyOutcome(before, StoredJob(job_id, next_ts, data, new_state))
+        raise StoreConflictError(
+            f"job {job_id!r} was changed by another process {attempts} times while "
+            "being written; nothing written, try again"
+        )
+
+    def replace_all(
+        self,
+        new_states: list[dict[str, Any]],
+        *,
+        backup_dir: Path | None,
+        attempts: int = CAS_ATTEMPTS,
+    ) -> ReplaceOutcome:
+        """Replace every job by ``new_states`` in one transaction; all or nothing.
+
+        Creates the table if missing (as the stock store does on start). Ids present
+        before and after are updated in place; others are deleted or inserted. Every
+        update and delete is a compare-and-swap on the bytes read, so a concurrent change
+        aborts the whole transaction, which is then retried. The rows removed or
+        rewritten are saved to ``backup_dir`` first.
+        """
+        from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
+
+        t = self.table
+        engine = self._engine("rwc")
+        with self._errors():
+            t.create(engine, checkfirst=True)
+        encoded = [
+            (s["id"], _timestamp(s.get("next_run_time")), encode_state(s), s) for s in new_states
+        ]
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        for _ in range(attempts):
+            try:
+                with self._errors(), engine.begin() as conn:
+                    old = self._select_rows(conn)
+                    backup = None
+                    if old and backup_dir is not None:
+                        backup = self._write_backup(old, backup_dir, stamp)
+                    old_by_id = {job.id: job for job in old}
+                    new_ids = {job_id for job_id, *_ in encoded}
+                    for job in old:
+                        if job.id not in new_ids:
+                            self._cas(conn, t.delete(), job)
+                    written = []
+                    for job_id, next_ts, data, state in encoded:
+                        if job_id in old_by_id:
+                            self._cas(
+                                conn,
+                                t.update().values(next_run_time=next_ts, job_state=data),
+                                old_by_id[job_id],
+                            )
+                        else:
+                            try:
+                                conn.execute(
+                                    t.insert().values(
+                                        id=job_id, next_run_time=next_ts, job_state=data
+                                    )
+                                )
+                            except IntegrityError as exc:  # inserted meanwhile by someone else
+                                raise _LostRaceError() from exc
+                        written.append(StoredJob(job_id, next_ts, data, state))
+                    # Read back inside the transaction: what is committed is what was meant.
+                    check = conn.execute(select(t.c.id).order_by(t.c.id)).scalars().all()
+                    if sorted(new_ids) != list(check):
+                        raise _LostRaceError()
+                return ReplaceOutcome(old, written, backup)
+            except _LostRaceError:
+                continue
+        raise StoreConflictError(
+            f"job store {self.where} was changed by another process {attempts} times during "
+            "reload; nothing written, try again"
+        )
+
+    def _cas(self, conn: Connection, statement: Any, job: StoredJob) -> None:
+        t = self.table
+        result = conn.execute(statement.where(t.c.id == job.id, t.c.job_state == job.job_state))
+        if result.rowcount != 1:
+            raise _LostRaceError()
+
+    # -- backups -----------------------------------------------------------
+
+    def _write_backup(self, rows: list[StoredJob], directory: Path, stamp: str) -> Path:
+        """Save raw rows, restorable byte for byte (job_state in base64)."""
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / f"{self.table_name}-{stamp}.json"
+            document = {
+                "format": BACKUP_FORMAT,
+                "created_at": datetime.now(UTC).isoformat(),
+                "store": mask_url(self.url),
+                "table": self.table_name,
+                "schema": self.schema,
+                "rows": [
+                    {
+                        "id": row.id,
+                        "next_run_time": row.next_run_time,
+                        "job_state": base64.b64encode(row.job_state).decode("ascii"),
+                    }
+                    for row in rows
+                ],
+            }
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            raise StoreSystemError(
+                f"cannot write the backup under {directory}: {exc.strerror or exc}; "
+                "nothing changed (use --backup-dir or --no-backup)"
+            ) from exc
+        return path
+
+
+class _LostRaceError(Exception):
+    """A compare-and-swap matched no row: someone else changed the store."""

@@ -1,0 +1,294 @@
+"""The seed's actions service: pause, resume, run in the background, reload."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from whalefall_sched.errors import JobNotFoundError, StoreConflictError, TasksFileError
+from whalefall_sched.repository import JobStoreRepository, StoredJob
+from whalefall_sched.services.dto import (
+    STATE_PAUSED,
+    STATE_RUNNING,
+    JobActionResult,
+    ManualRunResult,
+    SchedulerJobsReloadResult,
+)
+from whalefall_sched.services.tasks_file import TasksFile
+
+logger = logging.getLogger("whalefall_sched.actions")
+
+#: What a manual run's thread catches and logs instead of propagating (as the seed says).
+BACKGROUND_EXECUTION_EXCEPTIONS: tuple[type[BaseException], ...] = (Exception,)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass
+class _ManualRun:
+    job_id: str
+    thread: threading.Thread
+    func: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    error: str | None = None
+    duration: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class SchedulerActionsService:
+    """Acts on jobs in the store; every write is a compare-and-swap in the repository."""
+
+    def __init__(
+        self,
+        repository: JobStoreRepository,
+        tasks: TasksFile,
+        *,
+        app_factory: str | None = None,
+        app_paths: Sequence[str] = (),
+    ) -> None:
+        self._repo = repository
+        self._tasks = tasks
+        self._app_factory = app_factory or tasks.app_factory
+        self._app_paths = list(app_paths)
+        self._runs: dict[str, _ManualRun] = {}
+
+    # -- pause / resume ------------------------------------------------------
+
+    def pause_job(self, job_id: str) -> JobActionResult:
+        """Clear the job's next run time, as stock ``pause_job`` does."""
+
+        def change(job: StoredJob) -> dict[str, Any] | None:
+            assert job.state is not None
+            if job.state.get("next_run_time") is None:
+                return None
+            return {**job.state, "next_run_time": None}
+
+        outcome = self._repo.modify_job(job_id, change)
+        if outcome.after is None:
+            return JobActionResult(job_id, "pause", False, STATE_PAUSED, None, "already paused")
+        return JobActionResult(job_id, "pause", True, STATE_PAUSED, None, "paused")
+
+    def resume_job(self, job_id: str, now: datetime | None = None) -> JobActionResult:
+        """Set the next run time from the job's own trigger, as stock ``resume_job`` does.
+
+        Where stock APScheduler would delete a job whose trigger has no future fire time,
+        the job is left paused and a conflict raised.
+        """
+
+        def change(job: StoredJob) -> dict[str, Any] | None:
+            assert job.state is not None
+            if job.state.get("next_run_time") is not None:
+                return None
+            return {**job.state, "next_run_time": self._next_fire_time(job, now)}
+
+        outcome = self._repo.modify_job(job_id, change)
+        if outcome.after is None:
+            current = outcome.before.state or {}
+            return JobActionResult(
+                job_id,
+                "resume",
+                False,
+                STATE_RUNNING,
+                _iso(current.get("next_run_time")),
+                "already running",
+            )
+        after = outcome.after.state or {}
+        return JobActionResult(
+            job_id,
+            "resume",
+            True,
+            STATE_RUNNING,
+            _iso(after.get("next_run_time")),
+            "resumed",
+        )
+
+    @staticmethod
+    def _next_fire_time(job: StoredJob, now: datetime | None) -> datetime:
+        assert job.state is not None
+        trigger = job.state["trigger"]
+        now = now or datetime.now(getattr(trigger, "timezone", None) or UTC)
+        next_time: datetime | None = trigger.get_next_fire_time(None, now)
+        if next_time is None:
+            raise StoreConflictError(
+                f"job {job.id!r} has no future fire time ({trigger}); left paused "
+                "(stock APScheduler would delete it)"
+            )
+        grace = job.state.get("misfire_grace_time")
+        late = (now - next_time).total_seconds()
+        if grace is not None and late > grace:
+            raise StoreConflictError(
+                f"job {job.id!r} would next fire at {next_time.isoformat()}, "
+                f"{late:.0f}s ago, past its misfire grace of {grace}s: the scheduler would "
+                "skip and delete it; left paused (use `run` to run it now)"
+            )
+        return next_time
+
+    # -- run -------------------------------------------------------------------
+
+    def run_job_in_background(self, job_id: str, created_by: int | None = None) -> str:
+        """Start the job's function in a thread named ``<job_id>_manual``; return that name.
+
+        The thread catches and logs the job's exception (it never propagates); the
+        outcome is available from :meth:`wait_for_run`. Built-in jobs listed in the
+        tasks file's ``manual_kwargs_ids`` get ``manual_run=True`` and ``created_by``.
+        """
+        job = self._repo.get_job(job_id)
+        if job.state is None:
+            raise StoreConflictError(
+                f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); not run"
+            )
+        func_ref: str = job.state["func"]
+        func = self._import(func_ref, f"task function of job {job_id!r}")
+        args = list(job.state.get("args") or ())
+        kwargs = dict(job.state.get("kwargs") or {})
+        kwargs.update(self.manual_kwargs(job_id, created_by))
+        app_context = self._app_context_factory()
+        thread_name = f"{job_id}_manual"
+        run = _ManualRun(job_id, threading.Thread(), func_ref, args, kwargs)
+        run.thread = threading.Thread(
+            target=self._execute, name=thread_name, args=(run, func, app_context)
+        )
+        self._runs[thread_name] = run
+        run.thread.start()
+        return thread_name
+
+    def manual_kwargs(self, job_id: str, created_by: int | None) -> dict[str, Any]:
+        """The seed's table 4.1: extra kwargs of a manual run of ``job_id``."""
+        if job_id in self._tasks.builtin_ids and job_id in self._tasks.manual_kwargs_ids:
+            return {"manual_run": True, "created_by": created_by}
+        return {}
+
+    def wait_for_run(self, thread_name: str, timeout: float | None = None) -> ManualRunResult:
+        """Wait for a manual run started by this service and return its outcome."""
+        run = self._runs.get(thread_name)
+        if run is None:
+            raise JobNotFoundError(f"no manual run named {thread_name!r}")
+        run.thread.join(timeout)
+        if not run.done.is_set():
+            raise StoreConflictError(f"manual run {thread_name!r} is still running")
+        return ManualRunResult(
+            job_id=run.job_id,
+            thread_name=thread_name,
+            succeeded=run.error is None,
+            duration_seconds=round(run.duration, 3),
+            func=run.func,
+            args=run.args,
+            kwargs=run.kwargs,
+            error=run.error,
+        )
+
+    def _execute(
+        self,
+        run: _ManualRun,
+        func: Callable[..., Any],
+        app_context: Callable[[], Any] | None,
+    ) -> None:
+        start = time.monotonic()
+        try:
+            if app_context is None:
+                func(*run.args, **run.kwargs)
+            else:
+                with app_context():
+                    func(*run.args, **run.kwargs)
+        except BACKGROUND_EXECUTION_EXCEPTIONS as exc:
+            logger.error("manual run of job %s failed", run.job_id, exc_info=True)
+            run.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            run.duration = time.monotonic() - start
+            run.done.set()
+
+    def _app_context_factory(self) -> Callable[[], Any] | None:
+        """How the run thread enters an app context, per the seed.
+
+        The current app context is reused if there is one; otherwise the factory is
+        called with ``init_scheduler_on_start=False`` inside the thread. Without a
+        factory the function runs directly.
+        """
+        if "flask" in sys.modules:
+            import flask
+
+            if flask.has_app_context():
+                app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+                return app.app_context  # type: ignore[no-any-return]
+        if not self._app_factory:
+            return None
+        factory = self._import(self._app_factory, "app factory")
+
+        @contextmanager
+        def enter() -> Iterator[None]:
+            app = factory(init_scheduler_on_start=False)
+            with app.app_context():
+                yield
+
+        return enter
+
+    def _import(self, ref: str, what: str) -> Any:
+        from apscheduler.util import ref_to_obj
+
+        for path in reversed(self._app_paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        try:
+            return ref_to_obj(ref)
+        except (ImportError, LookupError, ValueError) as exc:
+            module = ref.split(":", 1)[0]
+            raise StoreConflictError(
+                f"cannot import {what} {ref!r} (module {module!r}: {exc}); pass --app-path "
+                "with the directory holding the host app's code"
+            ) from exc
+
+    # -- reload -------------------------------------------------------------------
+
+    def reload_jobs(
+        self,
+        *,
+        dry_run: bool = False,
+        backup_dir: Path | None = None,
+        verify_imports: bool = True,
+        now: datetime | None = None,
+    ) -> SchedulerJobsReloadResult:
+        """Replace every job by the enabled default tasks, all or nothing.
+
+        The tasks file is validated completely first (:class:`TasksFileError` lists
+        every problem, the store untouched). Then one transaction deletes the old jobs
+        and writes the new ones; ids present before and after are rewritten in place.
+        """
+        for path in reversed(self._app_paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        problems = self._tasks.problems(verify_imports=verify_imports)
+        if problems:
+            raise TasksFileError(f"tasks file {self._tasks.path} is invalid", problems)
+        from apscheduler.util import astimezone
+
+        now = now or datetime.now(astimezone(self._tasks.timezone))
+        states = [self._tasks.job_state(t, now) for t in self._tasks.tasks if t.enabled]
+        new_ids = [s["id"] for s in states]
+        if dry_run:
+            old = self._repo.list_jobs(missing_ok=True)
+            return SchedulerJobsReloadResult(
+                deleted=[j.id for j in old],
+                reloaded=new_ids,
+                deleted_count=len(old),
+                reloaded_count=len(new_ids),
+                dry_run=True,
+            )
+        outcome = self._repo.replace_all(states, backup_dir=backup_dir)
+        return SchedulerJobsReloadResult(
+            deleted=[j.id for j in outcome.removed],
+            reloaded=[j.id for j in outcome.written],
+            deleted_count=len(outcome.removed),
+            reloaded_count=len(outcome.written),
+            backup_path=str(outcome.backup_path) if outcome.backup_path else None,
+        )

@@ -1,0 +1,118 @@
+"""Result objects the services return; the CLI renders them as tables or JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+STATE_RUNNING = "STATE_RUNNING"
+STATE_PAUSED = "STATE_PAUSED"
+STATE_UNREADABLE = "STATE_UNREADABLE"
+
+
+def jsonable(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
+    """``value`` as plain JSON data (job args may hold datetimes, sets, bytes...)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    return str(value)
+
+
+class _Dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of this result."""
+        return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SchedulerJobListItem(_Dict):
+    """One job as the host API's list shows it, plus ``func_ref``, ``executor``, ``week``."""
+
+    id: str
+    name: str | None
+    description: str | None
+    next_run_time: str | None
+    last_run_time: str | None
+    trigger_type: str | None
+    trigger_args: dict[str, str]
+    state: str
+    is_builtin: bool
+    func: str | None
+    args: list[Any]
+    kwargs: dict[str, Any]
+    func_ref: str | None = None
+    executor: str | None = None
+    unreadable_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SchedulerJobDetail(_Dict):
+    """One job as the host API's detail shows it, plus the list's fields."""
+
+    id: str
+    name: str | None
+    next_run_time: str | None
+    trigger: str | None
+    func: str | None
+    args: list[Any]
+    kwargs: dict[str, Any]
+    misfire_grace_time: int | None
+    max_instances: int | None
+    coalesce: bool | None
+    description: str | None = None
+    trigger_type: str | None = None
+    trigger_args: dict[str, str] = field(default_factory=dict)
+    state: str = STATE_UNREADABLE
+    is_builtin: bool = False
+    executor: str | None = None
+    unreadable_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class JobActionResult(_Dict):
+    """Outcome of a pause or resume of one job."""
+
+    id: str
+    action: str
+    #: False when the job already was in the wanted state (a no-op).
+    changed: bool
+    state: str
+    next_run_time: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ManualRunResult(_Dict):
+    """Outcome of a manual run, once its thread has finished."""
+
+    job_id: str
+    thread_name: str
+    succeeded: bool
+    duration_seconds: float
+    func: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SchedulerJobsReloadResult(_Dict):
+    """Outcome of a reload (or of its dry run)."""
+
+    deleted: list[str]
+    reloaded: list[str]
+    deleted_count: int
+    reloaded_count: int
+    dry_run: bool = False
+    backup_path: str | None = None

@@ -1,0 +1,292 @@
+"""The default-task file: the host app's YAML, plus a few keys of this tool's own.
+
+Both shapes of the host file are read. The 2026-01 shape gives each task
+``id, name, function, trigger_type, trigger_params, enabled, description``; the later
+shape gives only ``id, trigger_type, trigger_params``. Keys added here:
+
+- ``functions``: short function name (or task id) -> ``module:attr`` import target
+- ``timezone``: the scheduler's time zone (default ``Asia/Shanghai``)
+- ``builtin_ids``: ids shown as built-in (default: every id in the file)
+- ``manual_kwargs_ids``: built-in ids whose manual run gets ``manual_run``/``created_by``
+- ``app_factory``: ``module:callable`` building the host app for ``run``
+- ``job_defaults``: ``misfire_grace_time``, ``coalesce``, ``max_instances``
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from whalefall_sched.errors import TasksFileError
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+#: The seed's table 4.1: the built-in jobs whose manual run injects manual kwargs.
+DEFAULT_MANUAL_KWARGS_IDS = ("sync_accounts", "calculate_database_size_aggregations")
+#: The host app's scheduler job defaults.
+DEFAULT_JOB_DEFAULTS: dict[str, Any] = {
+    "misfire_grace_time": 300,
+    "coalesce": True,
+    "max_instances": 1,
+}
+TRIGGER_TYPES = ("cron", "interval", "date")
+CRON_FIELDS = (
+    "year",
+    "month",
+    "day",
+    "week",
+    "day_of_week",
+    "hour",
+    "minute",
+    "second",
+)
+_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def bundled_tasks_path() -> Path:
+    """The example tasks file shipped in the package."""
+    return Path(str(resources.files("whalefall_sched.examples") / "default_tasks.yaml"))
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One entry of ``default_tasks`` as written (validated by :meth:`TasksFile.problems`)."""
+
+    id: str
+    trigger_type: str
+    trigger_params: dict[str, Any]
+    function: str | None = None
+    func_ref: str | None = None
+    name: str | None = None
+    enabled: bool = True
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class TasksFile:
+    """A parsed tasks file; :meth:`problems` lists what would stop a reload."""
+
+    path: Path
+    tasks: list[TaskSpec]
+    timezone: str = DEFAULT_TIMEZONE
+    builtin_ids: frozenset[str] = frozenset()
+    manual_kwargs_ids: frozenset[str] = frozenset(DEFAULT_MANUAL_KWARGS_IDS)
+    app_factory: str | None = None
+    job_defaults: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_JOB_DEFAULTS))
+    #: Problems found while parsing (shape errors); each prefixed by its task id.
+    parse_problems: list[str] = field(default_factory=list)
+
+    def task(self, task_id: str) -> TaskSpec | None:
+        """The task with this id, if the file has one."""
+        return next((t for t in self.tasks if t.id == task_id), None)
+
+    def problems(self, *, verify_imports: bool = True) -> list[str]:
+        """Every reason this file cannot be reloaded, each prefixed by its task id."""
+        found = list(self.parse_problems)
+        try:
+            from apscheduler.util import astimezone
+
+            astimezone(self.timezone)
+        except Exception as exc:  # noqa: BLE001 - any failure means an unusable zone
+            found.append(f"timezone: invalid time zone {self.timezone!r} ({exc})")
+            return found
+        for task in self.tasks:
+            found.extend(f"task {task.id}: {p}" for p in self._task_problems(task, verify_imports))
+        return found
+
+    def _task_problems(self, task: TaskSpec, verify_imports: bool) -> list[str]:
+        problems: list[str] = []
+        if task.func_ref is None:
+            if task.function is None:
+                problems.append(
+                    "no function: give `function:` or map the id under `functions:` "
+                    f"(e.g. functions: {{{task.id}: 'package.module:{task.id}'}})"
+                )
+            else:
+                problems.append(
+                    f"unknown function {task.function!r}: map it under `functions:` "
+                    "to a 'module:attr' import target"
+                )
+        elif not _REF.match(task.func_ref):
+            problems.append(f"invalid function reference {task.func_ref!r} (want 'module:attr')")
+        elif verify_imports:
+            from apscheduler.util import ref_to_obj
+
+            try:
+                obj = ref_to_obj(task.func_ref)
+            except (ImportError, LookupError, ValueError) as exc:
+                problems.append(
+                    f"cannot import {task.func_ref!r} ({exc}); pass --app-path with the "
+                    "host app's directory, or --no-verify-imports"
+                )
+            else:
+                if not callable(obj):
+                    problems.append(f"{task.func_ref!r} is not callable")
+        if task.trigger_type not in TRIGGER_TYPES:
+            problems.append(
+                f"unknown trigger_type {task.trigger_type!r} "
+                f"(want one of {', '.join(TRIGGER_TYPES)})"
+            )
+        else:
+            try:
+                self.build_trigger(task)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"bad trigger_params for {task.trigger_type}: {exc}")
+        return problems
+
+    def build_trigger(self, task: TaskSpec) -> Any:
+        """The APScheduler trigger for ``task``, from the fields given only."""
+        params = dict(task.trigger_params)
+        params.setdefault("timezone", self.timezone)
+        if task.trigger_type == "cron":
+            from apscheduler.triggers.cron import CronTrigger
+
+            unknown = sorted(
+                set(params) - {*CRON_FIELDS, "timezone", "start_date", "end_date", "jitter"}
+            )
+            if unknown:
+                raise ValueError(f"unknown cron field(s) {', '.join(unknown)}")
+            return CronTrigger(**params)
+        if task.trigger_type == "interval":
+            from apscheduler.triggers.interval import IntervalTrigger
+
+            return IntervalTrigger(**params)
+        if task.trigger_type == "date":
+            from apscheduler.triggers.date import DateTrigger
+
+            return DateTrigger(**params)
+        raise ValueError(f"unknown trigger_type {task.trigger_type!r}")
+
+    def job_state(self, task: TaskSpec, now: datetime) -> dict[str, Any]:
+        """The state stock ``add_job`` would store for ``task`` added at ``now``."""
+        assert task.func_ref is not None
+        trigger = self.build_trigger(task)
+        return {
+            "version": 1,
+            "id": task.id,
+            "func": task.func_ref,
+            "trigger": trigger,
+            "executor": "default",
+            "args": (),
+            "kwargs": {},
+            # stock names an unnamed job after its callable's qualified name
+            "name": task.name or task.func_ref.split(":", 1)[1],
+            "misfire_grace_time": self.job_defaults["misfire_grace_time"],
+            "coalesce": self.job_defaults["coalesce"],
+            "max_instances": self.job_defaults["max_instances"],
+            "next_run_time": trigger.get_next_fire_time(None, now),
+        }
+
+
+def load_tasks_file(path: Path | None) -> TasksFile:
+    """Parse a tasks file (the bundled example when ``path`` is None).
+
+    Raises :class:`TasksFileError` when the file cannot be read or is not a tasks file
+    at all; per-task problems are kept for :meth:`TasksFile.problems`.
+    """
+    import yaml
+
+    path = path or bundled_tasks_path()
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TasksFileError(f"cannot read tasks file {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise TasksFileError(
+            f"tasks file {path} is not valid YAML: {exc}".replace("\n", " ")
+        ) from exc
+    if not isinstance(document, dict) or not isinstance(document.get("default_tasks"), list):
+        raise TasksFileError(f"tasks file {path} has no `default_tasks:` list")
+    return _parse(path, document)
+
+
+def _str_list(value: Any, key: str, problems: list[str]) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{key}: want a list of job ids")
+        return None
+    return frozenset(value)
+
+
+def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
+    problems: list[str] = []
+    functions = document.get("functions") or {}
+    if not isinstance(functions, dict):
+        problems.append("functions: want a mapping of name -> 'module:attr'")
+        functions = {}
+    tasks: list[TaskSpec] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(document["default_tasks"], start=1):
+        if not isinstance(raw, dict):
+            problems.append(f"task #{index}: want a mapping, got {type(raw).__name__}")
+            continue
+        task_id = raw.get("id")
+        if not isinstance(task_id, str) or not task_id:
+            problems.append(f"task #{index}: missing `id`")
+            continue
+        if task_id in seen:
+            problems.append(f"task {task_id}: duplicate id")
+            continue
+        seen.add(task_id)
+        tasks.append(_parse_task(task_id, raw, functions, problems))
+    job_defaults = dict(DEFAULT_JOB_DEFAULTS)
+    if isinstance(document.get("job_defaults"), dict):
+        job_defaults.update(document["job_defaults"])
+    timezone = document.get("timezone") or DEFAULT_TIMEZONE
+    app_factory = document.get("app_factory")
+    if app_factory is not None and not (isinstance(app_factory, str) and _REF.match(app_factory)):
+        problems.append(f"app_factory: want 'module:callable', got {app_factory!r}")
+        app_factory = None
+    builtin = _str_list(document.get("builtin_ids"), "builtin_ids", problems)
+    manual = _str_list(document.get("manual_kwargs_ids"), "manual_kwargs_ids", problems)
+    return TasksFile(
+        path=path,
+        tasks=tasks,
+        timezone=str(timezone),
+        builtin_ids=builtin if builtin is not None else frozenset(t.id for t in tasks),
+        manual_kwargs_ids=manual if manual is not None else frozenset(DEFAULT_MANUAL_KWARGS_IDS),
+        app_factory=app_factory,
+        job_defaults=job_defaults,
+        parse_problems=problems,
+    )
+
+
+def _parse_task(
+    task_id: str, raw: dict[str, Any], functions: dict[str, Any], problems: list[str]
+) -> TaskSpec:
+    trigger_type = raw.get("trigger_type")
+    if not isinstance(trigger_type, str):
+        problems.append(f"task {task_id}: missing `trigger_type`")
+        trigger_type = ""
+    params = raw.get("trigger_params", {})
+    if not isinstance(params, dict):
+        problems.append(f"task {task_id}: `trigger_params` must be a mapping")
+        params = {}
+    function = raw.get("function")
+    if function is not None and not isinstance(function, str):
+        problems.append(f"task {task_id}: `function` must be a string")
+        function = None
+    key = function if function is not None else task_id
+    func_ref = functions.get(key)
+    if func_ref is None and function is not None and ":" in function:
+        func_ref = function
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"task {task_id}: `enabled` must be true or false")
+        enabled = False
+    name = raw.get("name")
+    description = raw.get("description")
+    return TaskSpec(
+        id=task_id,
+        trigger_type=trigger_type,
+        trigger_params=params,
+        function=function,
+        func_ref=str(func_ref) if func_ref is not None else None,
+        name=str(name) if name is not None else None,
+        enabled=enabled,
+        description=str(description) if description is not None else None,
+    )
