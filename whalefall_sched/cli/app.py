@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -37,11 +37,24 @@ PROG = "whalefall-sched"
 class _OneLineErrors(TyperGroup):
     """Usage errors as one ``Error: ...`` line (plus a hint), never a box or a traceback."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs.pop("standalone_mode", True):
-            return super().main(*args, **kwargs, standalone_mode=False)
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        def call() -> Any:
+            return super(_OneLineErrors, self).main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+
+        if not standalone_mode:
+            return call()
         try:
-            rv = super().main(*args, **kwargs, standalone_mode=False)
+            rv = call()
         except click.ClickException as exc:
             hint = f" (see `{PROG} --help`)" if isinstance(exc, click.UsageError) else ""
             click.echo(f"Error: {exc.format_message()}{hint}", err=True)
