@@ -1,0 +1,225 @@
+"""Shared fixtures: real job stores written by stock APScheduler 3, on real databases.
+
+``store_url`` is parametrised over SQLite, PostgreSQL and MariaDB; each test gets a
+database of its own. A server that is down skips its tests with one line saying why,
+unless ``WHALEFALL_SCHED_REQUIRE_DBS=1`` (set by ``.ci/run``), where it fails them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from typer.testing import CliRunner
+
+from whalefall_sched.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+TIMEZONE = "Asia/Shanghai"
+
+PG_ADMIN_URL = os.environ.get(
+    "WHALEFALL_SCHED_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+MYSQL_ADMIN_URL = os.environ.get(
+    "WHALEFALL_SCHED_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+)
+REQUIRE_DBS = os.environ.get("WHALEFALL_SCHED_REQUIRE_DBS") == "1"
+BACKENDS = ("sqlite", "postgres", "mysql")
+
+_server_checked: dict[str, str | None] = {}
+
+
+def _server_problem(admin_url: str) -> str | None:
+    """None when the server answers, else why not (checked once per session)."""
+    if admin_url not in _server_checked:
+        engine = sa.create_engine(admin_url, connect_args={"connect_timeout": 3})
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            _server_checked[admin_url] = None
+        except Exception as exc:  # any failure means: no usable server here
+            first_line = str(exc).strip().splitlines()[0]
+            _server_checked[admin_url] = f"{type(exc).__name__}: {first_line}"
+        finally:
+            engine.dispose()
+    return _server_checked[admin_url]
+
+
+def _need_server(backend: str, admin_url: str) -> None:
+    problem = _server_problem(admin_url)
+    if problem is None:
+        return
+    masked = sa.engine.make_url(admin_url).render_as_string(hide_password=True)
+    message = f"{backend} server not reachable at {masked} ({problem})"
+    if REQUIRE_DBS:
+        pytest.fail(message + "; WHALEFALL_SCHED_REQUIRE_DBS=1 makes this a failure")
+    pytest.skip(message + "; set WHALEFALL_SCHED_TEST_*_URL or start the server")
+
+
+def _fresh_database(admin_url: str) -> Iterator[str]:
+    """Create a database of its own for one test; drop it afterwards."""
+    name = f"wfs_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            if admin.dialect.name == "postgresql":
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty store of its own, on each of SQLite, PostgreSQL and MariaDB."""
+    backend = request.param
+    if backend == "sqlite":
+        (tmp_path / "userdata").mkdir()
+        yield f"sqlite:///{tmp_path / 'userdata' / 'scheduler.db'}"
+        return
+    admin_url = PG_ADMIN_URL if backend == "postgres" else MYSQL_ADMIN_URL
+    _need_server(backend, admin_url)
+    yield from _fresh_database(admin_url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A URL to a SQLite store file that does not exist yet (its directory does)."""
+    (tmp_path / "userdata").mkdir(exist_ok=True)
+    return f"sqlite:///{tmp_path / 'userdata' / 'scheduler.db'}"
+
+
+@dataclass
+class StockStore:
+    """A job store written and read by stock APScheduler 3: the reference client."""
+
+    url: str
+    table: str = "apscheduler_jobs"
+    schema: str | None = None
+
+    def _store(self) -> SQLAlchemyJobStore:
+        return SQLAlchemyJobStore(url=self.url, tablename=self.table, tableschema=self.schema)
+
+    def scheduler(self) -> BackgroundScheduler:
+        """A started but paused scheduler on this store (adds write straight through)."""
+        scheduler = BackgroundScheduler(
+            jobstores={"default": self._store()},
+            timezone=TIMEZONE,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        )
+        scheduler.start(paused=True)
+        return scheduler
+
+    def add(self, *jobs: dict[str, Any]) -> None:
+        """``scheduler.add_job(**job)`` for each job, as the host app does."""
+        scheduler = self.scheduler()
+        try:
+            for job in jobs:
+                scheduler.add_job(**job)
+        finally:
+            scheduler.shutdown(wait=False)
+
+    def load(self) -> dict[str, Any]:
+        """Every job as stock APScheduler loads it (imports the functions), by id.
+
+        Note: like stock, this deletes rows it cannot load; call it only where every
+        row is expected to load.
+        """
+        store = self._store()
+        store.start(BackgroundScheduler(timezone=TIMEZONE), "default")
+        try:
+            return {job.id: job for job in store.get_all_jobs()}
+        finally:
+            store.shutdown()
+
+    def engine(self) -> sa.Engine:
+        return sa.create_engine(self.url)
+
+    def table_obj(self) -> sa.Table:
+        return self._store().jobs_t
+
+    def raw(self) -> dict[str, tuple[float | None, bytes]]:
+        """Every row as stored: id -> (next_run_time, job_state bytes)."""
+        t = self.table_obj()
+        engine = self.engine()
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(sa.select(t.c.id, t.c.next_run_time, t.c.job_state))
+                return {r.id: (r.next_run_time, bytes(r.job_state)) for r in rows}
+        finally:
+            engine.dispose()
+
+    def insert_raw(self, job_id: str, job_state: bytes, next_run_time: float | None = None) -> None:
+        """Insert a row by hand (a corrupt or crafted one, say)."""
+        t = self.table_obj()
+        engine = self.engine()
+        try:
+            t.create(engine, checkfirst=True)
+            with engine.begin() as conn:
+                conn.execute(
+                    t.insert().values(id=job_id, next_run_time=next_run_time, job_state=job_state)
+                )
+        finally:
+            engine.dispose()
+
+    def fingerprint(self) -> str:
+        """A digest of every row's bytes (for SQLite, of the file itself)."""
+        if self.url.startswith("sqlite:///"):
+            path = Path(self.url.removeprefix("sqlite:///"))
+            return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
+        digest = hashlib.sha256()
+        for job_id, (next_run_time, state) in sorted(self.raw().items()):
+            digest.update(f"{job_id}|{next_run_time!r}|".encode() + state)
+        return digest.hexdigest()
+
+
+@pytest.fixture
+def stock(store_url: str) -> StockStore:
+    """Stock APScheduler over the parametrised store."""
+    return StockStore(store_url)
+
+
+@pytest.fixture
+def sqlite_stock(sqlite_url: str) -> StockStore:
+    """Stock APScheduler over a SQLite store."""
+    return StockStore(sqlite_url)
+
+
+@pytest.fixture(autouse=True)
+def isolate_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No WHALEFALL_SCHED_* variable leaks in; tests run in a scratch directory."""
+    keep = ("WHALEFALL_SCHED_TEST", "WHALEFALL_SCHED_REQUIRE_DBS")
+    for key in list(os.environ):
+        if key.startswith("WHALEFALL_SCHED_") and not key.startswith(keep):
+            monkeypatch.delenv(key)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+
+
+Invoke = Callable[..., Any]
+
+
+@pytest.fixture
+def cli() -> Invoke:
+    """Run the CLI in-process through Typer's CliRunner: ``cli("list", url=...)``."""
+    runner = CliRunner()
+
+    def invoke(*args: str, url: str | None = None, input: str | None = None) -> Any:
+        argv = (["--url", url] if url else []) + list(args)
+        return runner.invoke(app, argv, input=input, catch_exceptions=False)
+
+    return invoke

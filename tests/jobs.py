@@ -1,0 +1,32 @@
+"""Task functions for test stores. Calls are recorded in the file named by WFS_TEST_RECORD."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def record(*args: Any, **kwargs: Any) -> str:
+    """Append one JSON line with the call's arguments and thread name; return 'ok'."""
+    path = os.environ.get("WFS_TEST_RECORD")
+    if path:
+        entry = {
+            "args": list(args),
+            "kwargs": kwargs,
+            "thread": threading.current_thread().name,
+        }
+        with Path(path).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, default=str) + "\n")
+    return "ok"
+
+
+def fail(*args: Any, **kwargs: Any) -> None:
+    """Always raise, like a task that breaks."""
+    raise RuntimeError("task failed on purpose")
+
+
+def noop() -> None:
+    """Do nothing."""
