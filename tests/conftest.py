@@ -149,7 +149,8 @@ class StockStore:
         return sa.create_engine(self.url)
 
     def table_obj(self) -> sa.Table:
-        return self._store().jobs_t
+        table: sa.Table = self._store().jobs_t
+        return table
 
     def raw(self) -> dict[str, tuple[float | None, bytes]]:
         """Every row as stored: id -> (next_run_time, job_state bytes)."""
