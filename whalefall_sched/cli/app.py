@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -179,6 +179,15 @@ def main_options(
             help="Seconds to wait to connect to the store (or for a SQLite lock).",
         ),
     ] = 5.0,
+    wait: Annotated[
+        float,
+        typer.Option(
+            envvar="WHALEFALL_SCHED_WAIT",
+            min=0,
+            help="Longest wait, in seconds, for a running scheduler to move a due job on "
+            "before pause/resume/reload rewrite it.",
+        ),
+    ] = 10.0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     version: Annotated[
         bool,
@@ -198,6 +207,7 @@ def main_options(
         tasks_path=tasks,
         app_paths=_split_paths(app_path),
         timeout=timeout,
+        wait=wait,
         debug=debug,
     )
     _configure_logging(debug)
@@ -341,6 +351,7 @@ def _act(ctx: click.Context, action: str, job_ids: list[str], output: OutputForm
                     }
                 )
         _render(ActionReport(results, errors), output)
+        _notes(note for r in results for note in r.notes)
         for err in errors:
             sys.stderr.write(f"Error: {err['error']['message']}\n")
         if first_error is not None:
@@ -443,6 +454,15 @@ def reload_command(
             backup_dir=None if no_backup else backup_dir, verify_imports=verify_imports
         )
         _render(result, output)
+        _notes(result.notes)
+
+
+def _notes(notes: Iterable[str]) -> None:
+    """Print each note once, on stderr, so stdout stays one JSON document."""
+    from whalefall_sched.cli.render import note
+
+    for text in dict.fromkeys(notes):
+        note(f"note: {text}")
 
 
 def _confirm(settings: Settings, deleted: int, reloaded: int) -> None:

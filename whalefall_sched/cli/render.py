@@ -296,4 +296,4 @@ def _render_reload(console: Console, result: SchedulerJobsReloadResult) -> None:
     if result.dry_run:
         console.print("Dry run: nothing changed.", style="dim")
     if result.backup_path:
-        console.print(f"Backup of the removed rows: {_escape(result.backup_path)}")
+        console.print(f"Backup of the removed rows: {_escape(result.backup_path)}", soft_wrap=True)

@@ -29,6 +29,7 @@ class Settings:
     tasks_path: Path | None = None
     app_paths: list[str] = field(default_factory=list)
     timeout: float = 5.0
+    wait: float = 10.0
     debug: bool = False
     _repo: JobStoreRepository | None = None
     _tasks: TasksFile | None = None
@@ -39,7 +40,11 @@ class Settings:
             from whalefall_sched.repository import JobStoreRepository
 
             self._repo = JobStoreRepository(
-                self.url, table=self.table, schema=self.schema, timeout=self.timeout
+                self.url,
+                table=self.table,
+                schema=self.schema,
+                timeout=self.timeout,
+                wait=self.wait,
             )
         return self._repo
 

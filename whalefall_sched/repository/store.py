@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 #: How many times a compare-and-swap that lost a race is re-read and retried.
 CAS_ATTEMPTS = 5
+#: Seconds between two looks at a due row while waiting for a scheduler to move it on.
+POLL_INTERVAL = 0.2
 BACKUP_FORMAT = "whalefall-sched-backup/1"
 
 
@@ -57,6 +60,8 @@ class ModifyOutcome:
 
     before: StoredJob
     after: StoredJob | None
+    #: What the operator should know (e.g. a due job written without a scheduler moving it).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class ReplaceOutcome:
     removed: list[StoredJob]
     written: list[StoredJob]
     backup_path: Path | None
+    notes: list[str] = field(default_factory=list)
 
 
 def mask_url(url: str) -> str:
@@ -97,11 +103,21 @@ class JobStoreRepository:
         table: str = "apscheduler_jobs",
         schema: str | None = None,
         timeout: float = 5.0,
+        wait: float = 10.0,
+        due_margin: float = 2.0,
+        settle: float = 1.0,
     ) -> None:
         self.url = url
         self.table_name = table
         self.schema = schema
+        #: Seconds to wait for a connection (or, on SQLite, for another writer's lock).
         self.timeout = timeout
+        #: Longest wait for a live scheduler to move a due row on before writing it.
+        self.wait = wait
+        #: A row due within this many seconds counts as due.
+        self.due_margin = due_margin
+        #: Pause before re-reading a row written without a scheduler moving it on.
+        self.settle = settle
         self._engines: dict[str, Engine] = {}
         self._table: Table | None = None
 
@@ -206,8 +222,11 @@ class JobStoreRepository:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
             if "database is locked" in detail:
                 raise StoreConflictError(
-                    f"job store {self.where} is locked by another writer; try again"
+                    f"job store {self.where} stayed locked by another writer for "
+                    f"{self.timeout:g}s; nothing written, try again"
                 ) from exc
+            if any(fragment in detail.lower() for fragment in _TRANSIENT):
+                raise _TransientError(f"job store {self.where}: {detail}") from exc
             raise StoreSystemError(f"job store {self.where}: {detail}") from exc
         except SQLAlchemyError as exc:
             raise StoreSystemError(f"job store {self.where}: {exc}") from exc
@@ -262,6 +281,36 @@ class JobStoreRepository:
 
     # -- writing -----------------------------------------------------------
 
+    def _is_due(self, job: StoredJob) -> bool:
+        """Whether a live scheduler may be about to read this row as due, or is doing so.
+
+        Such a row is re-written by the scheduler's ``update_job`` right after it runs the
+        job, which would silently revert (or, for a deleted row, crash on) our change.
+        """
+        return job.next_run_time is not None and job.next_run_time <= time.time() + self.due_margin
+
+    def _read_row(self, conn: Connection, job_id: str) -> StoredJob | None:
+        from sqlalchemy import select
+
+        t = self.table
+        row = conn.execute(
+            select(t.c.id, t.c.next_run_time, t.c.job_state).where(t.c.id == job_id)
+        ).first()
+        return None if row is None else decode_row(row.id, row.next_run_time, row.job_state)
+
+    def _current(self, job_id: str) -> StoredJob | None:
+        with self._errors(), self._engine("rw").connect() as conn:
+            return self._read_row(conn, job_id)
+
+    def _wait_until_moved(self, job: StoredJob, deadline: float) -> bool:
+        """Poll until the row differs from ``job`` (a scheduler moved it on) or the deadline."""
+        while time.monotonic() < deadline:
+            time.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
+            current = self._current(job.id)
+            if current is None or current.job_state != job.job_state:
+                return True
+        return False
+
     def modify_job(
         self,
         job_id: str,
@@ -274,41 +323,72 @@ class JobStoreRepository:
         ``change`` gets the decoded row and returns the new state, or None for a no-op;
         it may raise to refuse. A row changed by someone else between read and write is
         re-read and ``change`` applied again, up to ``attempts`` times.
-        """
-        from sqlalchemy import select
 
-        t = self.table
-        for _ in range(attempts):
+        A row that is due (or due within ``due_margin`` seconds) is not written until a
+        live scheduler has moved it on, waiting at most ``wait`` seconds; after that it
+        is written anyway, then re-read once ``settle`` seconds later and the change
+        re-applied if a scheduler reverted it.
+        """
+        deadline = time.monotonic() + self.wait
+        notes: list[str] = []
+        forced = False
+        lost = 0
+        while lost < attempts:
             with self._errors(), self._engine("rw").begin() as conn:
                 if not self._has_table(conn):
                     raise self._not_initialised()
-                row = conn.execute(
-                    select(t.c.id, t.c.next_run_time, t.c.job_state).where(t.c.id == job_id)
-                ).first()
-                if row is None:
-                    raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
-                before = decode_row(row.id, row.next_run_time, row.job_state)
-                if before.state is None:
-                    raise StoreConflictError(
-                        f"job {job_id!r} cannot be decoded ({before.unreadable_reason}); "
-                        "left unchanged"
-                    )
-                new_state = change(before)
-                if new_state is None:
-                    return ModifyOutcome(before, None)
-                data = encode_state(new_state)
-                next_ts = _timestamp(new_state.get("next_run_time"))
-                result = conn.execute(
-                    t.update()
-                    .where(t.c.id == job_id, t.c.job_state == before.job_state)
-                    .values(next_run_time=next_ts, job_state=data)
+                before = self._read_row(conn, job_id)
+            if before is None:
+                raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
+            if before.state is None:
+                raise StoreConflictError(
+                    f"job {job_id!r} cannot be decoded ({before.unreadable_reason}); left unchanged"
                 )
-                if result.rowcount == 1:
-                    return ModifyOutcome(before, StoredJob(job_id, next_ts, data, new_state))
+            new_state = change(before)
+            if new_state is None:
+                return ModifyOutcome(before, None, notes)
+            if not forced and self._is_due(before):
+                if self._wait_until_moved(before, deadline):
+                    continue  # a scheduler ran it and moved it on: decide again on the new row
+                forced = True
+                notes.append(
+                    f"job {job_id!r} was due and no running scheduler moved it on within "
+                    f"{self.wait:g}s; written anyway"
+                )
+            try:
+                after = self._cas_write(before, new_state)
+            except _TransientError:
+                after = None
+            if after is None:
+                lost += 1
+                continue
+            if forced and self.settle > 0:
+                time.sleep(self.settle)
+                current = self._current(job_id)
+                if current is None or current.job_state != after.job_state:
+                    lost += 1
+                    notes.append(f"job {job_id!r} was rewritten by another process; re-applied")
+                    continue
+            return ModifyOutcome(before, after, notes)
         raise StoreConflictError(
             f"job {job_id!r} was changed by another process {attempts} times while "
-            "being written; nothing written, try again"
+            "being written; the last change is kept, try again"
         )
+
+    def _cas_write(self, before: StoredJob, new_state: dict[str, Any]) -> StoredJob | None:
+        """Write ``new_state`` if the row still holds ``before``'s bytes; None if not."""
+        t = self.table
+        data = encode_state(new_state)
+        next_ts = _timestamp(new_state.get("next_run_time"))
+        with self._errors(), self._engine("rw").begin() as conn:
+            result = conn.execute(
+                t.update()
+                .where(t.c.id == before.id, t.c.job_state == before.job_state)
+                .values(next_run_time=next_ts, job_state=data)
+            )
+            if result.rowcount != 1:
+                return None
+        return StoredJob(before.id, next_ts, data, new_state)
 
     def replace_all(
         self,
@@ -324,10 +404,11 @@ class JobStoreRepository:
         update and delete is a compare-and-swap on the bytes read, so a concurrent change
         aborts the whole transaction, which is then retried. The rows removed or
         rewritten are saved to ``backup_dir`` first.
-        """
-        from sqlalchemy import select
-        from sqlalchemy.exc import IntegrityError
 
+        Rows that are due are left to a live scheduler to move on first (at most
+        ``wait`` seconds): deleting a row the scheduler is about to ``update_job`` kills
+        its thread, and rewriting it would be reverted.
+        """
         t = self.table
         engine = self._engine("rwc")
         with self._errors():
@@ -336,47 +417,89 @@ class JobStoreRepository:
             (s["id"], _timestamp(s.get("next_run_time")), encode_state(s), s) for s in new_states
         ]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        for _ in range(attempts):
+        notes: list[str] = []
+        forced: set[str] = set()
+        deadline = time.monotonic() + self.wait
+        lost = 0
+        while lost < attempts:
+            with self._errors(), engine.connect() as conn:
+                current = self._select_rows(conn)
+            due = [job for job in current if job.id not in forced and self._is_due(job)]
+            if due:
+                moved = [job for job in due if self._wait_until_moved(job, deadline)]
+                if moved:
+                    continue  # re-read: the scheduler has moved these on
+                forced.update(job.id for job in due)
+                notes.append(
+                    f"job(s) {', '.join(sorted(j.id for j in due))} were due and no running "
+                    f"scheduler moved them on within {self.wait:g}s; replaced anyway"
+                )
             try:
-                with self._errors(), engine.begin() as conn:
-                    old = self._select_rows(conn)
-                    backup = None
-                    if old and backup_dir is not None:
-                        backup = self._write_backup(old, backup_dir, stamp)
-                    old_by_id = {job.id: job for job in old}
-                    new_ids = {job_id for job_id, *_ in encoded}
-                    for job in old:
-                        if job.id not in new_ids:
-                            self._cas(conn, t.delete(), job)
-                    written = []
-                    for job_id, next_ts, data, state in encoded:
-                        if job_id in old_by_id:
-                            self._cas(
-                                conn,
-                                t.update().values(next_run_time=next_ts, job_state=data),
-                                old_by_id[job_id],
-                            )
-                        else:
-                            try:
-                                conn.execute(
-                                    t.insert().values(
-                                        id=job_id, next_run_time=next_ts, job_state=data
-                                    )
-                                )
-                            except IntegrityError as exc:  # inserted meanwhile by someone else
-                                raise _LostRaceError() from exc
-                        written.append(StoredJob(job_id, next_ts, data, state))
-                    # Read back inside the transaction: what is committed is what was meant.
-                    check = conn.execute(select(t.c.id).order_by(t.c.id)).scalars().all()
-                    if sorted(new_ids) != list(check):
-                        raise _LostRaceError()
-                return ReplaceOutcome(old, written, backup)
-            except _LostRaceError:
+                outcome = self._replace_once(engine, encoded, backup_dir, stamp)
+            except (_LostRaceError, _TransientError):
+                lost += 1
                 continue
+            if forced and self.settle > 0 and self._reverted(outcome, forced):
+                lost += 1
+                notes.append("a running scheduler rewrote a replaced job; reload re-applied")
+                continue
+            return ReplaceOutcome(outcome.removed, outcome.written, outcome.backup_path, notes)
         raise StoreConflictError(
             f"job store {self.where} was changed by another process {attempts} times during "
             "reload; nothing written, try again"
         )
+
+    def _reverted(self, outcome: ReplaceOutcome, ids: set[str]) -> bool:
+        """Whether, after ``settle`` seconds, any of ``ids`` no longer holds what we wrote."""
+        time.sleep(self.settle)
+        written = {job.id: job.job_state for job in outcome.written}
+        for job_id in ids:
+            current = self._current(job_id)
+            expected = written.get(job_id)
+            if (current.job_state if current else None) != expected:
+                return True
+        return False
+
+    def _replace_once(
+        self,
+        engine: Engine,
+        encoded: list[tuple[str, float | None, bytes, dict[str, Any]]],
+        backup_dir: Path | None,
+        stamp: str,
+    ) -> ReplaceOutcome:
+        """One all-or-nothing attempt; raises :class:`_LostRaceError` if the store moved."""
+        from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
+
+        t = self.table
+        with self._errors(), engine.begin() as conn:
+            old = self._select_rows(conn)
+            backup = None
+            if old and backup_dir is not None:
+                backup = self._write_backup(old, backup_dir, stamp)
+            old_by_id = {job.id: job for job in old}
+            new_ids = {job_id for job_id, *_ in encoded}
+            for job in old:
+                if job.id not in new_ids:
+                    self._cas(conn, t.delete(), job)
+            written = []
+            for job_id, next_ts, data, state in encoded:
+                if job_id in old_by_id:
+                    update = t.update().values(next_run_time=next_ts, job_state=data)
+                    self._cas(conn, update, old_by_id[job_id])
+                else:
+                    try:
+                        conn.execute(
+                            t.insert().values(id=job_id, next_run_time=next_ts, job_state=data)
+                        )
+                    except IntegrityError as exc:  # inserted meanwhile by someone else
+                        raise _LostRaceError() from exc
+                written.append(StoredJob(job_id, next_ts, data, state))
+            # Read back inside the transaction: what is committed is what was meant.
+            check = conn.execute(select(t.c.id).order_by(t.c.id)).scalars().all()
+            if sorted(new_ids) != list(check):
+                raise _LostRaceError()
+        return ReplaceOutcome(old, written, backup)
 
     def _cas(self, conn: Connection, statement: Any, job: StoredJob) -> None:
         t = self.table
@@ -419,3 +542,15 @@ class JobStoreRepository:
 
 class _LostRaceError(Exception):
     """A compare-and-swap matched no row: someone else changed the store."""
+
+
+class _TransientError(StoreConflictError):
+    """The database aborted a transaction that is worth retrying (deadlock, serialization)."""
+
+
+#: Fragments of driver messages for transactions the database aborted on its own.
+_TRANSIENT = (
+    "deadlock",  # PostgreSQL 40P01, MySQL/MariaDB 1213
+    "could not serialize",  # PostgreSQL 40001
+    "lock wait timeout",  # MySQL/MariaDB 1205
+)

@@ -77,7 +77,10 @@ class SchedulerActionsService:
         outcome = self._repo.modify_job(job_id, change)
         if outcome.after is None:
             return JobActionResult(job_id, "pause", False, STATE_PAUSED, None, "already paused")
-        return JobActionResult(job_id, "pause", True, STATE_PAUSED, None, "paused")
+        # A scheduler reads due jobs from the store when it wakes: a paused row is skipped.
+        return JobActionResult(
+            job_id, "pause", True, STATE_PAUSED, None, "paused", list(outcome.notes)
+        )
 
     def resume_job(self, job_id: str, now: datetime | None = None) -> JobActionResult:
         """Set the next run time from the job's own trigger, as stock ``resume_job`` does.
@@ -104,14 +107,52 @@ class SchedulerActionsService:
                 "already running",
             )
         after = outcome.after.state or {}
+        next_time = after.get("next_run_time")
+        notes = list(outcome.notes)
+        if next_time is not None:
+            notes += self._wake_up_notes({job_id: (next_time, after.get("misfire_grace_time"))})
         return JobActionResult(
-            job_id,
-            "resume",
-            True,
-            STATE_RUNNING,
-            _iso(after.get("next_run_time")),
-            "resumed",
+            job_id, "resume", True, STATE_RUNNING, _iso(next_time), "resumed", notes
         )
+
+    def _wake_up_notes(
+        self,
+        changed: dict[str, tuple[datetime, int | None]],
+        planned: float | None = None,
+    ) -> list[str]:
+        """Warn where a running scheduler may wake up too late for a job's new fire time.
+
+        A scheduler in another process re-reads the store only when it wakes up, at the
+        earliest next run time it saw (``planned``: by default the earliest among the
+        store's other running jobs), unless the host app uses
+        :func:`whalefall_sched.integration.watch_store`.
+        """
+        if planned is None:
+            others = [
+                j.next_run_time
+                for j in self._repo.list_jobs()
+                if j.id not in changed and j.next_run_time is not None
+            ]
+            planned = min(others, default=None)
+        notes = []
+        for job_id, (next_time, grace) in sorted(changed.items()):
+            late = (planned - next_time.timestamp()) if planned is not None else None
+            if late is not None and late <= 0:
+                continue
+            wake = (
+                f"at {datetime.fromtimestamp(planned, UTC).isoformat()}"
+                if planned is not None
+                else "only when a job is added or it restarts"
+            )
+            note = (
+                f"job {job_id!r} is due {next_time.isoformat()}, but a running scheduler "
+                f"re-reads the store when it next wakes ({wake}) unless it uses "
+                "whalefall_sched.integration.watch_store"
+            )
+            if late is None or (grace is not None and late > grace):
+                note += "; a run that late past its misfire grace is skipped"
+            notes.append(note)
+        return notes
 
     @staticmethod
     def _next_fire_time(job: StoredJob, now: datetime | None) -> datetime:
@@ -285,10 +326,20 @@ class SchedulerActionsService:
                 dry_run=True,
             )
         outcome = self._repo.replace_all(states, backup_dir=backup_dir)
+        planned = min((j.next_run_time for j in outcome.removed if j.next_run_time), default=None)
+        new_times = {
+            s["id"]: (s["next_run_time"], s.get("misfire_grace_time"))
+            for s in states
+            if s["next_run_time"] is not None
+        }
+        notes = list(outcome.notes)
+        if outcome.removed:  # with no old jobs, no scheduler can be waiting on this store
+            notes += self._wake_up_notes(new_times, planned)
         return SchedulerJobsReloadResult(
             deleted=[j.id for j in outcome.removed],
             reloaded=[j.id for j in outcome.written],
             deleted_count=len(outcome.removed),
             reloaded_count=len(outcome.written),
             backup_path=str(outcome.backup_path) if outcome.backup_path else None,
+            notes=notes,
         )

@@ -90,6 +90,8 @@ class JobActionResult(_Dict):
     state: str
     next_run_time: str | None
     message: str
+    #: What the operator should know, e.g. when a running scheduler will see the change.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -116,3 +118,4 @@ class SchedulerJobsReloadResult(_Dict):
     reloaded_count: int
     dry_run: bool = False
     backup_path: str | None = None
+    notes: list[str] = field(default_factory=list)
