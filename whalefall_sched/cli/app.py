@@ -158,7 +158,7 @@ def main_options(
         Path | None,
         typer.Option(
             envvar="WHALEFALL_SCHED_TASKS",
-            help="Default-task YAML file [default: the example bundled in the package].",
+            help="Default-task YAML file (default: the example bundled in the package).",
             show_default=False,
         ),
     ] = None,
@@ -397,7 +397,7 @@ def run_command(
         typer.Option(
             envvar="WHALEFALL_SCHED_APP_FACTORY",
             help="module:callable building the host app; the job runs in its app context "
-            "[default: the tasks file's app_factory].",
+            "(default: the tasks file's app_factory).",
             show_default=False,
         ),
     ] = None,

@@ -65,6 +65,8 @@ def _table(*columns: str, title: str | None = None, wrap: Sequence[str] = ()) ->
         padding=(0, 1, 0, 0),
         pad_edge=False,
         header_style="bold",
+        # a title wider than its columns would otherwise fold one letter per line
+        min_width=len(title) if title else None,
     )
     for column in columns:
         if column in wrap:
