@@ -322,6 +322,38 @@ def get_command(
         _render(settings.read_service().get_job(job_id), output)
 
 
+@app.command("status")
+def status_command(ctx: typer.Context, *, output: OutputOption = OutputFormat.table) -> None:
+    """Is the store reachable and initialised, is a scheduler processing it (read-only).
+
+    Exit 0 healthy, 4 degraded (each reason listed), 5 unreachable.
+    """
+    from whalefall_sched.errors import StoreSystemError
+    from whalefall_sched.services.dto import StoreStatus
+
+    with _guard(ctx, output) as settings:
+        try:
+            status = settings.read_service().status()
+        except StoreSystemError as exc:
+            status = StoreStatus(
+                store=settings.repository().where,
+                reachable=False,
+                initialised=False,
+                healthy=False,
+                reasons=[str(exc)],
+                jobs={},
+                unreadable=[],
+                overdue=[],
+                next_wakeup=None,
+                error={"code": exc.code, "message": str(exc), "exit_code": ExitCode.SYSTEM},
+            )
+        _render(status, output)
+        if not status.reachable:
+            raise typer.Exit(ExitCode.SYSTEM)
+        if not status.healthy:
+            raise typer.Exit(ExitCode.CONFLICT)
+
+
 # -- acting ------------------------------------------------------------------------------
 
 

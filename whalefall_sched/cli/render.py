@@ -22,6 +22,7 @@ from whalefall_sched.services.dto import (
     SchedulerJobDetail,
     SchedulerJobListItem,
     SchedulerJobsReloadResult,
+    StoreStatus,
 )
 
 if TYPE_CHECKING:
@@ -113,6 +114,8 @@ def render(result: Any, output: OutputFormat) -> None:
         _render_run(console, result)
     elif isinstance(result, SchedulerJobsReloadResult):
         _render_reload(console, result)
+    elif isinstance(result, StoreStatus):
+        _render_status(console, result)
     else:  # pragma: no cover - every result type is listed above
         raise TypeError(f"no renderer for {type(result).__name__}")
 
@@ -230,7 +233,7 @@ def _render_list(console: Console, items: Sequence[SchedulerJobListItem]) -> Non
 
 
 def _render_detail(console: Console, job: SchedulerJobDetail) -> None:
-    table = _table("FIELD", "VALUE")
+    table = _table("FIELD", "VALUE", wrap=("VALUE",))
     rows: list[tuple[str, Any]] = [
         ("id", job.id),
         ("name", job.name),
@@ -299,3 +302,59 @@ def _render_reload(console: Console, result: SchedulerJobsReloadResult) -> None:
         console.print("Dry run: nothing changed.", style="dim")
     if result.backup_path:
         console.print(f"Backup of the removed rows: {_escape(result.backup_path)}", soft_wrap=True)
+
+
+def _yes(value: bool | None) -> str:
+    return {True: "yes", False: "no", None: "unknown"}[value]
+
+
+def _lock_text(lock: dict[str, Any]) -> str:
+    if not lock["exists"]:
+        held = "no lock file: no scheduler has run here"
+    elif lock["held"]:
+        held = f"held by pid {lock['pid']}"
+    elif lock["held"] is None:
+        held = "cannot tell (no /proc/locks)"
+    else:
+        held = "not held" + (f" (last pid {lock['pid']})" if lock["pid"] else "")
+    return f"{_escape(lock['path'])}: {held}"
+
+
+def _render_status(console: Console, status: StoreStatus) -> None:
+    table = _table("CHECK", "RESULT", wrap=("RESULT",))
+    table.add_row("store", _escape(status.store))
+    table.add_row("reachable", _yes(status.reachable))
+    if status.reachable:
+        table.add_row("initialised", _yes(status.initialised))
+    if status.initialised:
+        jobs = status.jobs
+        table.add_row(
+            "jobs",
+            f"{jobs['total']} (running {jobs['running']}, paused {jobs['paused']}, "
+            f"unreadable {jobs['unreadable']})",
+        )
+        table.add_row("next wake-up", local_time(status.next_wakeup).replace("\n", ", "))
+    if status.lock is not None:
+        table.add_row("scheduler lock", _lock_text(status.lock))
+    verdict = "[green]healthy[/]" if status.healthy else "[red]degraded[/]"
+    if not status.reachable:
+        verdict = "[red]unreachable[/]"
+    table.add_row("health", verdict)
+    for reason in status.reasons:
+        table.add_row("", f"- {_escape(reason)}")
+    console.print(table)
+    if status.overdue:
+        overdue = _table("ID", "NEXT RUN", "LATE (s)", "GRACE (s)", title="Overdue jobs")
+        for job in status.overdue:
+            overdue.add_row(
+                _escape(job["id"]),
+                local_time(job["next_run_time"]).replace("\n", ", "),
+                str(job["late_seconds"]),
+                str(job["misfire_grace_time"]),
+            )
+        console.print(overdue)
+    if status.unreadable:
+        bad = _table("ID", "REASON", title="Unreadable rows", wrap=("REASON",))
+        for row in status.unreadable:
+            bad.add_row(_escape(row["id"]), _escape(row["reason"]))
+        console.print(bad)

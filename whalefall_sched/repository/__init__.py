@@ -4,6 +4,7 @@ from whalefall_sched.repository.store import (
     JobStoreRepository,
     ModifyOutcome,
     ReplaceOutcome,
+    SchedulerLock,
     StoredJob,
     mask_url,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "JobStoreRepository",
     "ModifyOutcome",
     "ReplaceOutcome",
+    "SchedulerLock",
     "StoredJob",
     "mask_url",
 ]

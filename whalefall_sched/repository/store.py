@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +53,18 @@ class StoredJob:
     state: dict[str, Any] | None = field(default=None, repr=False)
     #: Why ``state`` is None: the row could not be decoded safely.
     unreadable_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SchedulerLock:
+    """The host app's scheduler lock file beside a SQLite store."""
+
+    path: Path
+    exists: bool
+    #: True/False from the kernel's lock table; None where it cannot be read.
+    held: bool | None
+    #: The holder's pid (or, when not held, the pid recorded in the file).
+    pid: int | None
 
 
 @dataclass(frozen=True)
@@ -278,6 +291,34 @@ class JobStoreRepository:
         if not rows:
             raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
         return rows[0]
+
+    def scheduler_lock(self, name: str = "scheduler.lock") -> SchedulerLock | None:
+        """Who holds the host app's lock file beside a SQLite store (None for other stores).
+
+        Read passively from ``/proc/locks``: taking the lock, even for an instant, could
+        make a starting host app believe another scheduler runs.
+        """
+        path = self.sqlite_path()
+        if path is None:
+            return None
+        lock = path.parent / name
+        try:
+            st = lock.stat()
+            pid_text = lock.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            return SchedulerLock(lock, exists=False, held=False, pid=None)
+        recorded = int(pid_text) if pid_text.isdigit() else None
+        key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        try:
+            lines = Path("/proc/locks").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return SchedulerLock(lock, exists=True, held=None, pid=recorded)
+        holders = [
+            int(f[4]) for f in (line.split() for line in lines) if len(f) > 5 and f[5] == key
+        ]
+        if holders:
+            return SchedulerLock(lock, exists=True, held=True, pid=holders[0])
+        return SchedulerLock(lock, exists=True, held=False, pid=recorded)
 
     # -- writing -----------------------------------------------------------
 

@@ -119,3 +119,24 @@ class SchedulerJobsReloadResult(_Dict):
     dry_run: bool = False
     backup_path: str | None = None
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoreStatus(_Dict):
+    """The runbook's health check: is the store reachable and initialised, is it processed."""
+
+    store: str
+    reachable: bool
+    initialised: bool
+    healthy: bool
+    #: Why the store is not healthy, one sentence each.
+    reasons: list[str]
+    jobs: dict[str, int]
+    unreadable: list[dict[str, Any]]
+    #: Jobs whose next run time is older than now minus their misfire grace.
+    overdue: list[dict[str, Any]]
+    #: The earliest next run time: when a running scheduler wakes up at the latest.
+    next_wakeup: str | None
+    #: SQLite only: the host app's ``scheduler.lock`` beside the store.
+    lock: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None

@@ -1,10 +1,10 @@
-"""The seed's read service: list and get jobs, straight from the store, read-only."""
+"""The seed's read service: list and get jobs (and the store's status), read-only."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from whalefall_sched.errors import StoreSystemError, WhaleFallSchedError
@@ -15,9 +15,13 @@ from whalefall_sched.services.dto import (
     STATE_UNREADABLE,
     SchedulerJobDetail,
     SchedulerJobListItem,
+    StoreStatus,
 )
 from whalefall_sched.services.tasks_file import TasksFile
 from whalefall_sched.services.triggers import trigger_args, trigger_type
+
+#: A job with no misfire grace counts as overdue once this many seconds late.
+OVERDUE_SLACK = 60
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -68,6 +72,84 @@ class SchedulerJobsReadService:
             is_builtin=item.is_builtin,
             executor=item.executor,
             unreadable_reason=item.unreadable_reason,
+        )
+
+    def status(self, now: datetime | None = None) -> StoreStatus:
+        """Reachable, initialised, jobs by state, unreadable and overdue jobs, the lock.
+
+        Raises :class:`StoreSystemError` when the store cannot be reached. Read-only.
+        """
+        now = now or datetime.now(UTC)
+        where = self._repo.where
+        lock = self._repo.scheduler_lock()
+        lock_doc = None
+        reasons: list[str] = []
+        if lock is not None:
+            lock_doc = {"path": str(lock.path), "exists": lock.exists, "held": lock.held}
+            lock_doc["pid"] = lock.pid
+            if lock.held is False:
+                reasons.append(
+                    f"no process holds {lock.path}: no scheduler is running on this store"
+                )
+        if not self._repo.exists():
+            reasons.insert(0, f"job store not initialised at {where}")
+            return StoreStatus(
+                store=where,
+                reachable=True,
+                initialised=False,
+                healthy=False,
+                reasons=reasons,
+                jobs={"total": 0, "running": 0, "paused": 0, "unreadable": 0},
+                unreadable=[],
+                overdue=[],
+                next_wakeup=None,
+                lock=lock_doc,
+            )
+        rows = self._repo.list_jobs()
+        states = [job_state_name(job) for job in rows]
+        unreadable = [
+            {"id": job.id, "reason": job.unreadable_reason} for job in rows if job.state is None
+        ]
+        overdue = []
+        for job in rows:
+            when = (job.state or {}).get("next_run_time")
+            if when is None:
+                continue
+            grace = (job.state or {}).get("misfire_grace_time")
+            late = (now - when).total_seconds()
+            if late > (grace if grace is not None else OVERDUE_SLACK):
+                overdue.append(
+                    {
+                        "id": job.id,
+                        "next_run_time": when.isoformat(),
+                        "late_seconds": round(late),
+                        "misfire_grace_time": grace,
+                    }
+                )
+        if unreadable:
+            reasons.append(f"{len(unreadable)} row(s) cannot be decoded")
+        if overdue:
+            reasons.append(
+                f"{len(overdue)} job(s) overdue beyond their misfire grace: "
+                "no scheduler seems to be processing this store"
+            )
+        times = [j.next_run_time for j in rows if j.next_run_time is not None]
+        return StoreStatus(
+            store=where,
+            reachable=True,
+            initialised=True,
+            healthy=not reasons,
+            reasons=reasons,
+            jobs={
+                "total": len(rows),
+                "running": states.count(STATE_RUNNING),
+                "paused": states.count(STATE_PAUSED),
+                "unreadable": states.count(STATE_UNREADABLE),
+            },
+            unreadable=unreadable,
+            overdue=overdue,
+            next_wakeup=datetime.fromtimestamp(min(times), UTC).isoformat() if times else None,
+            lock=lock_doc,
         )
 
     def _item(self, job: StoredJob) -> SchedulerJobListItem:
