@@ -164,7 +164,7 @@ class JobStoreRepository:
     def _engine(self, mode: str) -> Engine:
         """An engine; ``mode`` is ``ro`` (read-only), ``rw`` or ``rwc`` (may create the file)."""
         path = self.sqlite_path()
-        key = mode if path is not None else "any"
+        key = mode if path is not None or mode == "ro" else "rw"
         if key in self._engines:
             return self._engines[key]
         from sqlalchemy import create_engine
@@ -182,8 +182,15 @@ class JobStoreRepository:
             uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
             url = url.set(database=uri, query={**url.query, "uri": "true"})
             connect_args["timeout"] = self.timeout
-        elif url.drivername.startswith(("postgresql", "mysql", "mariadb")):
+        elif url.drivername.startswith("postgresql"):
             connect_args["connect_timeout"] = max(1, round(self.timeout))
+            if mode == "ro" and url.drivername != "postgresql+pg8000":
+                # Reads run in read-only sessions: the server refuses any write.
+                connect_args["options"] = "-c default_transaction_read_only=on"
+        elif url.drivername.startswith(("mysql", "mariadb")):
+            connect_args["connect_timeout"] = max(1, round(self.timeout))
+            if mode == "ro":
+                connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
         try:
             engine = create_engine(url, connect_args=connect_args, pool_pre_ping=False)
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
