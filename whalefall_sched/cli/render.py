@@ -212,9 +212,13 @@ def _render_list(console: Console, items: Sequence[SchedulerJobListItem]) -> Non
             if show_week:
                 cron.append(item.trigger_args.get("week", "*"))
         else:
-            detail = item.unreadable_reason or item.trigger_args.get("description", "")
-            cron = [detail] + [""] * (len(_CRON_COLUMNS) - 1 + show_week)
-        name = _escape(item.name or "-")
+            cron = [""] * (len(_CRON_COLUMNS) + show_week)
+        # Other triggers and unreadable rows are described under the name: in a cron
+        # column (which never wraps) the text would squeeze ID and STATE out of 80 columns.
+        detail = item.unreadable_reason or (
+            "" if item.trigger_type == "cron" else item.trigger_args.get("description", "")
+        )
+        name = _escape(item.name or "-") + (f"\n{_escape(detail)}" if detail else "")
         head = [_escape(item.id), name] if wide else [f"{_escape(item.id)}\n[dim]{name}[/]"]
         table.add_row(
             *head,
