@@ -1,0 +1,1 @@
+complete --command whalefall-sched --no-files --arguments "(env _WHALEFALL_SCHED_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) whalefall-sched)" --condition "env _WHALEFALL_SCHED_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) whalefall-sched"
