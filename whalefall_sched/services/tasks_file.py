@@ -125,7 +125,9 @@ class TasksFile:
             else:
                 if not callable(obj):
                     problems.append(f"{task.func_ref!r} is not callable")
-        if task.trigger_type not in TRIGGER_TYPES:
+        if not task.trigger_type:
+            pass  # already reported while parsing: missing `trigger_type`
+        elif task.trigger_type not in TRIGGER_TYPES:
             problems.append(
                 f"unknown trigger_type {task.trigger_type!r} "
                 f"(want one of {', '.join(TRIGGER_TYPES)})"
@@ -259,7 +261,7 @@ def _parse_task(
     task_id: str, raw: dict[str, Any], functions: dict[str, Any], problems: list[str]
 ) -> TaskSpec:
     trigger_type = raw.get("trigger_type")
-    if not isinstance(trigger_type, str):
+    if not isinstance(trigger_type, str) or not trigger_type:
         problems.append(f"task {task_id}: missing `trigger_type`")
         trigger_type = ""
     params = raw.get("trigger_params", {})
