@@ -478,3 +478,38 @@ def test_cli_with_a_broken_tasks_file_exits_2(
     result = cli("--tasks", str(path), "reload", "--yes", url=sqlite_stock.url)
     assert result.exit_code == 2
     assert "not valid YAML" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "job_defaults",
+    [
+        "{misfire_grace_time: abc}",
+        "{misfire_grace_time: 0}",
+        "{misfire_grace_time: true}",
+        "{coalesce: maybe}",
+        "{max_instances: 0}",
+        "{max_instances: 1.5}",
+        "{misfire_grace: 60}",
+        "[300, true, 1]",
+    ],
+)
+def test_job_defaults_stock_add_job_would_refuse_are_problems(
+    sqlite_stock: StockStore, tmp_path: Path, job_defaults: str
+) -> None:
+    tasks = load_tasks_file(_write(tmp_path, MINIMAL + f"job_defaults: {job_defaults}\n"))
+    problems = tasks.problems()
+    assert len(problems) == 1
+    assert problems[0].startswith("job_defaults:")
+    service = SchedulerActionsService(JobStoreRepository(sqlite_stock.url), tasks)
+    with pytest.raises(TasksFileError):
+        service.reload_jobs()
+    assert sqlite_stock.fingerprint() == "absent"
+
+
+def test_job_defaults_stock_accepts_are_written(sqlite_stock: StockStore, tmp_path: Path) -> None:
+    text = MINIMAL + "job_defaults: {misfire_grace_time: null, coalesce: false, max_instances: 3}\n"
+    tasks = load_tasks_file(_write(tmp_path, text))
+    assert tasks.problems() == []
+    SchedulerActionsService(JobStoreRepository(sqlite_stock.url), tasks).reload_jobs()
+    job = sqlite_stock.load()["a"]
+    assert (job.misfire_grace_time, job.coalesce, job.max_instances) == (None, False, 3)

@@ -214,6 +214,29 @@ def _str_list(value: Any, key: str, problems: list[str]) -> frozenset[str] | Non
     return frozenset(value)
 
 
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _job_defaults_problems(values: dict[str, Any]) -> list[str]:
+    """What stock ``add_job`` would refuse (or a scheduler ignore) in ``job_defaults``."""
+    found = [
+        f"job_defaults: unknown key {key!r} (want {', '.join(DEFAULT_JOB_DEFAULTS)})"
+        for key in sorted(set(values) - set(DEFAULT_JOB_DEFAULTS), key=str)
+    ]
+    grace = values.get("misfire_grace_time", DEFAULT_JOB_DEFAULTS["misfire_grace_time"])
+    if grace is not None and not _positive_int(grace):
+        found.append(f"job_defaults: misfire_grace_time must be a positive integer, got {grace!r}")
+    if not isinstance(values.get("coalesce", True), bool):
+        found.append(f"job_defaults: coalesce must be true or false, got {values['coalesce']!r}")
+    if not _positive_int(values.get("max_instances", 1)):
+        found.append(
+            "job_defaults: max_instances must be a positive integer, "
+            f"got {values['max_instances']!r}"
+        )
+    return found
+
+
 def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
     problems: list[str] = []
     functions = document.get("functions") or {}
@@ -236,8 +259,12 @@ def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
         seen.add(task_id)
         tasks.append(_parse_task(task_id, raw, functions, problems))
     job_defaults = dict(DEFAULT_JOB_DEFAULTS)
-    if isinstance(document.get("job_defaults"), dict):
-        job_defaults.update(document["job_defaults"])
+    raw_defaults = document.get("job_defaults")
+    if isinstance(raw_defaults, dict):
+        job_defaults.update(raw_defaults)
+        problems.extend(_job_defaults_problems(raw_defaults))
+    elif raw_defaults is not None:
+        problems.append("job_defaults: want a mapping of " + ", ".join(DEFAULT_JOB_DEFAULTS))
     timezone = document.get("timezone") or DEFAULT_TIMEZONE
     app_factory = document.get("app_factory")
     if app_factory is not None and not (isinstance(app_factory, str) and _REF.match(app_factory)):
