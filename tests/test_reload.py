@@ -208,6 +208,13 @@ def test_an_invalid_tasks_file_lists_every_problem_and_leaves_the_store_unchange
         ("{function: noop, trigger_type: cron, trigger_params: {hour: 1}}", "id"),
         ("{id: t, function: 'wfs_gone_module:f', trigger_type: cron}", "wfs_gone_module"),
         ("{id: t, function: 'tests.jobs:absent', trigger_type: cron}", "tests.jobs:absent"),
+        (
+            "{id: t, function: noop, trigger_type: cron, trigger_params: {timezone: Mars/Base}}",
+            "Mars/Base",
+        ),
+        ("{id: t, function: noop, trigger_type: cron, trigger_params: {jitter: abc}}", "cron"),
+        ("{id: t, function: noop, trigger_type: interval, trigger_params: {hours: x}}", "hours"),
+        ("{id: t, function: noop, trigger_type: date, trigger_params: {run_date: x}}", "date"),
     ],
     ids=[
         "unknown-function",
@@ -219,6 +226,10 @@ def test_an_invalid_tasks_file_lists_every_problem_and_leaves_the_store_unchange
         "no-id",
         "module-not-importable",
         "attribute-missing",
+        "unknown-time-zone",
+        "bad-jitter",
+        "bad-interval",
+        "bad-run-date",
     ],
 )
 def test_each_validation_failure_alone_changes_nothing(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -134,8 +134,9 @@ class TasksFile:
             )
         else:
             try:
-                self.build_trigger(task)
-            except (TypeError, ValueError) as exc:
+                # computing a fire time catches what the constructor lets through (jitter)
+                self.build_trigger(task).get_next_fire_time(None, datetime.now(UTC))
+            except (TypeError, ValueError, LookupError) as exc:  # LookupError: unknown zone
                 problems.append(f"bad trigger_params for {task.trigger_type}: {exc}")
         return problems
 
