@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import pickle
 import textwrap
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -15,8 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import TIMEZONE, Invoke, StockStore
-from whalefall_sched.errors import TasksFileError
+from whalefall_sched.errors import StoreConflictError, TasksFileError
 from whalefall_sched.repository import JobStoreRepository
+from whalefall_sched.repository.store import CAS_ATTEMPTS
 from whalefall_sched.services import SchedulerActionsService
 from whalefall_sched.services.tasks_file import TasksFile, load_tasks_file
 
@@ -579,3 +581,96 @@ def test_cli_reload(stock: StockStore, cli: Invoke, tmp_path: Path) -> None:
     assert (document["deleted_count"], document["reloaded_count"]) == (4, 5)
     assert len(list((tmp_path / "bk").iterdir())) == 1
     assert sorted(stock.raw()) == sorted(ENABLED)
+
+
+# -- compare-and-swap during reload -----------------------------------------------------------
+
+
+def test_a_row_changed_during_reload_is_re_read_and_backed_up_as_changed(
+    old: StockStore,
+    service: SchedulerActionsService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = JobStoreRepository._write_backup
+    other = old.scheduler()
+    attempts: list[int] = []
+
+    def backup_then_change(self: JobStoreRepository, rows: Any, directory: Path, stamp: str) -> Any:
+        path = original(self, rows, directory, stamp)
+        attempts.append(len(rows))
+        if len(attempts) == 1:  # another writer changes a row after our read
+            other.modify_job("old_job", name="renamed by another writer")
+        return path
+
+    monkeypatch.setattr(JobStoreRepository, "_write_backup", backup_then_change)
+    try:
+        result = service.reload_jobs(backup_dir=tmp_path / "backups")
+    finally:
+        other.shutdown(wait=False)
+
+    assert len(attempts) == 2  # the first transaction lost the race and was retried
+    assert result.reloaded == ENABLED
+    assert sorted(old.raw()) == sorted(ENABLED)
+    assert result.backup_path is not None
+    document = json.loads(Path(result.backup_path).read_text(encoding="utf-8"))
+    [row] = [r for r in document["rows"] if r["id"] == "old_job"]
+    twin = StockStore(f"sqlite:///{tmp_path / 'restored.db'}")
+    twin.insert_raw("old_job", base64.b64decode(row["job_state"]), row["next_run_time"])
+    assert twin.load()["old_job"].name == "renamed by another writer"
+
+
+def test_a_store_that_keeps_changing_during_reload_is_a_conflict_and_nothing_is_replaced(
+    old: StockStore,
+    service: SchedulerActionsService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = JobStoreRepository._write_backup
+    other = old.scheduler()
+    written: list[dict[str, tuple[float | None, bytes]]] = []
+
+    def backup_then_change(self: JobStoreRepository, rows: Any, directory: Path, stamp: str) -> Any:
+        path = original(self, rows, directory, stamp)
+        other.modify_job("old_job", name=f"other writer #{len(written) + 1}")
+        written.append(old.raw())
+        return path
+
+    monkeypatch.setattr(JobStoreRepository, "_write_backup", backup_then_change)
+    try:
+        with pytest.raises(StoreConflictError, match="changed by another process"):
+            service.reload_jobs(backup_dir=tmp_path / "backups")
+    finally:
+        other.shutdown(wait=False)
+
+    assert len(written) == CAS_ATTEMPTS
+    assert old.raw() == written[-1]  # the other writer's last bytes, nothing of ours
+    assert old.load()["old_job"].name == f"other writer #{CAS_ATTEMPTS}"
+
+
+def test_unreadable_and_unimportable_rows_are_removed_and_backed_up_byte_for_byte(
+    old: StockStore, service: SchedulerActionsService, tmp_path: Path
+) -> None:
+    old.insert_raw("corrupt", b"\x80\x05not a pickle", None)
+    old.insert_raw("orphan", _orphan_state(old), None)
+    before = old.raw()
+
+    result = service.reload_jobs(backup_dir=tmp_path / "backups")
+
+    assert {"corrupt", "orphan"} <= set(result.deleted)
+    assert sorted(old.raw()) == sorted(ENABLED)
+    assert result.backup_path is not None
+    document = json.loads(Path(result.backup_path).read_text(encoding="utf-8"))
+    restored = {
+        row["id"]: (row["next_run_time"], base64.b64decode(row["job_state"]))
+        for row in document["rows"]
+    }
+    assert restored == before
+
+
+def _orphan_state(stock: StockStore) -> bytes:
+    """A job state whose task module does not exist (the row of a removed task)."""
+    _, job_state = stock.raw()["old_job"]
+    state = pickle.loads(job_state)
+    state.update(id="orphan", func="no_such_package.tasks:gone", next_run_time=None)
+    return pickle.dumps(state)
