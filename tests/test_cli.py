@@ -216,6 +216,30 @@ def test_json_error_document(cli: Invoke, sqlite_url: str, case: str) -> None:
     assert _assert_one_line_error(result) == f"Error: {error['message']}"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--state", "bogus", "-o", "json"],
+        ["get", "--output", "json"],
+        ["pause", "--output=json"],
+        ["run", "x", "--created-by", "me", "-ojson"],
+    ],
+    ids=["bad-choice", "missing-argument", "missing-ids", "bad-int"],
+)
+def test_json_error_document_for_a_usage_error(cli: Invoke, args: list[str]) -> None:
+    result = cli(*args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    error = _json(result)["error"]
+    assert (error["code"], error["exit_code"]) == ("usage", 2)
+    assert _assert_one_line_error(result).startswith(f"Error: {error['message']}")
+
+
+def test_usage_error_without_json_leaves_stdout_empty(cli: Invoke) -> None:
+    result = cli("list", "--state", "bogus", "-o", "table")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stdout == ""
+
+
 def test_json_error_for_an_invalid_tasks_file(cli: Invoke, sqlite_url: str) -> None:
     bad = Path("bad.yaml")
     bad.write_text("default_tasks: [\n", encoding="utf-8")

@@ -57,12 +57,27 @@ class _OneLineErrors(TyperGroup):
             rv = call()
         except click.ClickException as exc:
             hint = f" (see `{PROG} --help`)" if isinstance(exc, click.UsageError) else ""
+            if _wants_json(args):
+                from whalefall_sched.cli.render import print_json
+
+                error = {"code": "usage", "message": exc.format_message()}
+                print_json({"error": error | {"exit_code": exc.exit_code}})
             click.echo(f"Error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(ExitCode.CONFLICT)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _wants_json(args: Sequence[str] | None) -> bool:
+    """Whether the command line asks for ``-o json`` (for errors found while parsing it)."""
+    argv = list(sys.argv[1:] if args is None else args)
+    return any(
+        arg in ("-ojson", "--output=json")
+        or (arg in ("-o", "--output") and argv[i + 1 : i + 2] == ["json"])
+        for i, arg in enumerate(argv)
+    )
 
 
 app = typer.Typer(
