@@ -512,20 +512,61 @@ def _notes(notes: Iterable[str]) -> None:
         note(f"note: {text}")
 
 
-def _confirm(settings: Settings, deleted: int, reloaded: int) -> None:
+@app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    backup: Annotated[
+        Path,
+        typer.Argument(
+            help="A backup file written by reload (under userdata/backups/).", show_default=False
+        ),
+    ],
+    *,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show what would be deleted and restored; change nothing."),
+    ] = False,
+    backup_dir: Annotated[
+        Path,
+        typer.Option(help="Where the current rows are saved before anything changes."),
+    ] = DEFAULT_BACKUP_DIR,
+    no_backup: Annotated[
+        bool, typer.Option("--no-backup", help="Do not save the current rows.")
+    ] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Put back the rows a reload removed, byte for byte: all or nothing."""
+    with _guard(ctx, output) as settings:
+        service = settings.actions_service()
+        plan = service.restore_jobs(backup, dry_run=True)
+        if dry_run:
+            _render(plan, output)
+            return
+        if not yes:
+            _confirm(settings, plan.deleted_count, plan.restored_count, source=backup)
+        result = service.restore_jobs(backup, backup_dir=None if no_backup else backup_dir)
+        _render(result, output)
+        _notes(result.notes)
+
+
+def _confirm(settings: Settings, deleted: int, written: int, source: Path | None = None) -> None:
+    """Ask before replacing every job; refuse (exit 4) where there is no terminal to ask on."""
     from whalefall_sched.errors import StoreConflictError
 
+    action = "restore" if source is not None else "reload"
     if not sys.stdin.isatty():
         raise StoreConflictError(
-            "reload deletes every job and needs confirmation; no terminal to ask on, "
+            f"{action} deletes every job and needs confirmation; no terminal to ask on, "
             "so nothing was changed (pass --yes)"
         )
     where = settings.repository().where
+    origin = source if source is not None else settings.tasks().path
+    verb = "restore" if source is not None else "register"
     if not typer.confirm(
-        f"Delete {deleted} job(s) in {where} and register {reloaded} from {settings.tasks().path}?",
-        err=True,
+        f"Delete {deleted} job(s) in {where} and {verb} {written} from {origin}?", err=True
     ):
-        raise StoreConflictError("reload not confirmed; nothing was changed")
+        raise StoreConflictError(f"{action} not confirmed; nothing was changed")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ running it.
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import pickle
 from typing import Any
@@ -46,6 +47,7 @@ _ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("zoneinfo._zoneinfo", "ZoneInfo._unpickle"),
         ("pytz", "_p"),
         ("pytz", "_UTC"),
+        ("pytz", "FixedOffset"),
         # builtin containers and values
         ("builtins", "set"),
         ("builtins", "frozenset"),
@@ -72,6 +74,7 @@ _TRIGGER_REFS: frozenset[str] = frozenset(
 _ALLOWED_GETATTR: frozenset[tuple[str, str]] = frozenset({("zoneinfo", "ZoneInfo._unpickle")})
 
 _COMBINING = frozenset({"AndTrigger", "OrTrigger"})
+_COMBINING_REFS = frozenset(f"apscheduler.triggers.combining:{name}" for name in _COMBINING)
 
 
 class UnreadableStateError(ValueError):
@@ -88,6 +91,20 @@ def _restricted_getattr(obj: Any, name: str) -> Any:
     return getattr(obj, name)
 
 
+def _check_child_refs(state: dict[str, Any]) -> None:
+    """Refuse a combining trigger state naming any class but a trigger, at any depth.
+
+    A nested combining trigger is rebuilt by APScheduler's own ``__setstate__``, which
+    imports its children's references unchecked, so those are checked here first.
+    """
+    for entry in state.get("triggers", []):
+        ref = entry[0] if isinstance(entry, tuple) and entry else None
+        if ref in _COMBINING_REFS and len(entry) == 2 and isinstance(entry[1], dict):
+            _check_child_refs(entry[1])
+        elif ref not in _TRIGGER_REFS:
+            raise UnreadableStateError(f"trigger class {ref!r} is not allowed in a job state")
+
+
 def _combining_class(name: str) -> type:
     """A combining trigger whose ``__setstate__`` checks its children's class refs first."""
     from apscheduler.triggers import combining
@@ -95,19 +112,24 @@ def _combining_class(name: str) -> type:
     base: type = getattr(combining, name)
 
     def setstate(self: Any, state: dict[str, Any]) -> None:
-        for entry in state.get("triggers", []):
-            ref = entry[0] if isinstance(entry, tuple) and entry else None
-            if ref not in _TRIGGER_REFS:
-                raise UnreadableStateError(f"trigger class {ref!r} is not allowed in a job state")
+        _check_child_refs(state)
         self.__class__ = base
         base.__setstate__(self, state)  # type: ignore[attr-defined]
 
-    return type(name, (base,), {"__setstate__": setstate, "__module__": base.__module__})
+    # Empty __slots__ keeps the layout of the slotted base, so __class__ can be swapped back.
+    namespace = {"__setstate__": setstate, "__module__": base.__module__, "__slots__": ()}
+    return type(name, (base,), namespace)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if module in ("builtins", "__builtin__") and name == "getattr":
+        # Protocols 0-2 spell Python 3 names the Python 2 way (``copy_reg``, ``__builtin__``);
+        # map them as pickle itself does, then check the Python 3 name.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
+        if module == "builtins" and name == "getattr":
             return _restricted_getattr
         if module == "apscheduler.triggers.combining" and name in _COMBINING:
             return _combining_class(name)

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 #: How many times a compare-and-swap that lost a race is re-read and retried.
 CAS_ATTEMPTS = 5
+#: A row overdue for longer than this is not being processed by any scheduler.
+STALE_AFTER = 30.0
 #: Seconds between two looks at a due row while waiting for a scheduler to move it on.
 POLL_INTERVAL = 0.2
 BACKUP_FORMAT = "whalefall-sched-backup/1"
@@ -333,9 +335,14 @@ class JobStoreRepository:
         """Whether a live scheduler may be about to read this row as due, or is doing so.
 
         Such a row is re-written by the scheduler's ``update_job`` right after it runs the
-        job, which would silently revert (or, for a deleted row, crash on) our change.
+        job, which would silently revert (or, for a deleted row, crash on) our change. A
+        row overdue for longer than ``STALE_AFTER`` seconds is not waited for: a running
+        scheduler moves a due row on within moments, so nobody is processing that one.
         """
-        return job.next_run_time is not None and job.next_run_time <= time.time() + self.due_margin
+        if job.next_run_time is None:
+            return False
+        now = time.time()
+        return now - STALE_AFTER <= job.next_run_time <= now + self.due_margin
 
     def _read_row(self, conn: Connection, job_id: str) -> StoredJob | None:
         from sqlalchemy import select
@@ -457,13 +464,57 @@ class JobStoreRepository:
         ``wait`` seconds): deleting a row the scheduler is about to ``update_job`` kills
         its thread, and rewriting it would be reverted.
         """
+        encoded = [
+            (s["id"], _timestamp(s.get("next_run_time")), encode_state(s), s) for s in new_states
+        ]
+        return self._replace(encoded, backup_dir, attempts)
+
+    def restore_backup(
+        self, path: Path, *, backup_dir: Path | None, attempts: int = CAS_ATTEMPTS
+    ) -> ReplaceOutcome:
+        """Put back, byte for byte, the rows a backup file holds; all or nothing.
+
+        Every current row is replaced (and itself saved to ``backup_dir`` first), with
+        the same care for a live scheduler as :meth:`replace_all`.
+        """
+        rows = [
+            (job.id, job.next_run_time, job.job_state, job.state) for job in self.read_backup(path)
+        ]
+        return self._replace(rows, backup_dir, attempts)
+
+    @staticmethod
+    def read_backup(path: Path) -> list[StoredJob]:
+        """The rows of a backup file written by a reload (decoded where possible)."""
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read backup {path}: {exc.strerror or exc}") from exc
+        except ValueError as exc:
+            raise InvalidInputError(f"backup {path} is not JSON: {exc}") from exc
+        if not isinstance(document, dict) or document.get("format") != BACKUP_FORMAT:
+            raise InvalidInputError(f"{path} is not a whalefall-sched backup ({BACKUP_FORMAT})")
+        try:
+            return [
+                decode_row(
+                    str(row["id"]),
+                    None if row["next_run_time"] is None else float(row["next_run_time"]),
+                    base64.b64decode(row["job_state"], validate=True),
+                )
+                for row in document["rows"]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"backup {path} has a malformed row: {exc}") from exc
+
+    def _replace(
+        self,
+        encoded: Sequence[tuple[str, float | None, bytes, dict[str, Any] | None]],
+        backup_dir: Path | None,
+        attempts: int,
+    ) -> ReplaceOutcome:
         t = self.table
         engine = self._engine("rwc")
         with self._errors():
             t.create(engine, checkfirst=True)
-        encoded = [
-            (s["id"], _timestamp(s.get("next_run_time")), encode_state(s), s) for s in new_states
-        ]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         notes: list[str] = []
         forced: set[str] = set()
@@ -511,7 +562,7 @@ class JobStoreRepository:
     def _replace_once(
         self,
         engine: Engine,
-        encoded: list[tuple[str, float | None, bytes, dict[str, Any]]],
+        encoded: Sequence[tuple[str, float | None, bytes, dict[str, Any] | None]],
         backup_dir: Path | None,
         stamp: str,
     ) -> ReplaceOutcome:

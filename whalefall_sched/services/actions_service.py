@@ -21,6 +21,7 @@ from whalefall_sched.services.dto import (
     JobActionResult,
     ManualRunResult,
     SchedulerJobsReloadResult,
+    SchedulerJobsRestoreResult,
 )
 from whalefall_sched.services.tasks_file import TasksFile
 
@@ -342,4 +343,35 @@ class SchedulerActionsService:
             reloaded_count=len(outcome.written),
             backup_path=str(outcome.backup_path) if outcome.backup_path else None,
             notes=notes,
+        )
+
+    # -- restore ------------------------------------------------------------------
+
+    def restore_jobs(
+        self, source: Path, *, dry_run: bool = False, backup_dir: Path | None = None
+    ) -> SchedulerJobsRestoreResult:
+        """Replace every job by the rows of a reload backup, byte for byte; all or nothing.
+
+        The current rows are themselves backed up first, so a restore can be undone.
+        """
+        rows = self._repo.read_backup(source)
+        if dry_run:
+            old = self._repo.list_jobs(missing_ok=True)
+            return SchedulerJobsRestoreResult(
+                source=str(source),
+                deleted=[j.id for j in old],
+                restored=[r.id for r in rows],
+                deleted_count=len(old),
+                restored_count=len(rows),
+                dry_run=True,
+            )
+        outcome = self._repo.restore_backup(source, backup_dir=backup_dir)
+        return SchedulerJobsRestoreResult(
+            source=str(source),
+            deleted=[j.id for j in outcome.removed],
+            restored=[j.id for j in outcome.written],
+            deleted_count=len(outcome.removed),
+            restored_count=len(outcome.written),
+            backup_path=str(outcome.backup_path) if outcome.backup_path else None,
+            notes=list(outcome.notes),
         )

@@ -122,6 +122,20 @@ class SchedulerJobsReloadResult(_Dict):
 
 
 @dataclass(frozen=True)
+class SchedulerJobsRestoreResult(_Dict):
+    """Outcome of restoring a reload's backup (or of its dry run)."""
+
+    source: str
+    deleted: list[str]
+    restored: list[str]
+    deleted_count: int
+    restored_count: int
+    dry_run: bool = False
+    backup_path: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class StoreStatus(_Dict):
     """The runbook's health check: is the store reachable and initialised, is it processed."""
 
