@@ -277,7 +277,9 @@ def test_exit_1_when_the_job_function_raises(
     assert as_json.exit_code == ExitCode.RUN_FAILED
     doc = _json(as_json)
     assert doc["succeeded"] is False
-    assert "task failed on purpose" in doc["error"]
+    assert doc["error"]["code"] == "run_failed"
+    assert doc["error"]["exit_code"] == ExitCode.RUN_FAILED
+    assert "task failed on purpose" in doc["error"]["message"]
 
 
 def test_exit_2_for_a_bad_option(cli: Invoke, loaded: str) -> None:

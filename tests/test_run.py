@@ -454,7 +454,11 @@ def test_cli_run_exits_0_on_success_and_1_on_failure(
     assert failed.exit_code == 1, failed.output
     document = json.loads(failed.stdout)
     assert document["succeeded"] is False
-    assert document["error"] == "RuntimeError: task failed on purpose"
+    assert document["error"] == {
+        "code": "run_failed",
+        "message": "RuntimeError: task failed on purpose",
+        "exit_code": 1,
+    }
     assert "Traceback" not in failed.stdout
 
     table = cli("run", "failing_job", url=jobs.url)

@@ -119,6 +119,7 @@ def _settings_from(ctx: click.Context) -> Settings:
         table=params.get("table") or DEFAULT_TABLE,
         schema=params.get("schema"),
         tasks_path=params.get("tasks"),
+        config_path=params.get("config"),
         app_paths=_split_paths(params.get("app_path")),
     )
 
@@ -177,6 +178,16 @@ def main_options(
             show_default=False,
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="WHALEFALL_SCHED_CONFIG",
+            help="YAML of whalefall-sched's own keys (functions, timezone, builtin_ids, "
+            "manual_kwargs_ids, app_factory, job_defaults) overriding the tasks file's, "
+            "so the host's tasks file can be used unchanged.",
+            show_default=False,
+        ),
+    ] = None,
     app_path: Annotated[
         list[str] | None,
         typer.Option(
@@ -220,6 +231,7 @@ def main_options(
         table=table,
         schema=schema or None,
         tasks_path=tasks,
+        config_path=config,
         app_paths=_split_paths(app_path),
         timeout=timeout,
         wait=wait,

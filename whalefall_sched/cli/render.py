@@ -96,7 +96,11 @@ def json_document(result: Any) -> Any:
         if result.errors:
             document["error"] = result.errors[0]["error"]
         return document
-    return result.to_dict()
+    document = result.to_dict()
+    if isinstance(result, ManualRunResult) and not result.succeeded:
+        # Every failure carries the same error object; a failed run exits 1.
+        document["error"] = {"code": "run_failed", "message": result.error, "exit_code": 1}
+    return document
 
 
 def render(result: Any, output: OutputFormat) -> None:

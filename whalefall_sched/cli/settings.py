@@ -27,6 +27,7 @@ class Settings:
     table: str = DEFAULT_TABLE
     schema: str | None = None
     tasks_path: Path | None = None
+    config_path: Path | None = None
     app_paths: list[str] = field(default_factory=list)
     timeout: float = 5.0
     wait: float = 10.0
@@ -53,7 +54,7 @@ class Settings:
         if self._tasks is None:
             from whalefall_sched.services.tasks_file import load_tasks_file
 
-            self._tasks = load_tasks_file(self.tasks_path)
+            self._tasks = load_tasks_file(self.tasks_path, self.config_path)
         return self._tasks
 
     def read_service(self) -> SchedulerJobsReadService:

@@ -108,7 +108,7 @@ class TasksFile:
             else:
                 problems.append(
                     f"unknown function {task.function!r}: map it under `functions:` "
-                    "to a 'module:attr' import target"
+                    "to a 'module:attr' import target (here or in a --config file)"
                 )
         elif not _REF.match(task.func_ref):
             problems.append(f"invalid function reference {task.func_ref!r} (want 'module:attr')")
@@ -184,25 +184,51 @@ class TasksFile:
         }
 
 
-def load_tasks_file(path: Path | None) -> TasksFile:
-    """Parse a tasks file (the bundled example when ``path`` is None).
+#: The keys this tool adds to the host's tasks file; a ``--config`` file holds only these.
+OWN_KEYS = (
+    "functions",
+    "timezone",
+    "builtin_ids",
+    "manual_kwargs_ids",
+    "app_factory",
+    "job_defaults",
+)
 
-    Raises :class:`TasksFileError` when the file cannot be read or is not a tasks file
-    at all; per-task problems are kept for :meth:`TasksFile.problems`.
-    """
+
+def _read_yaml(path: Path, what: str) -> Any:
     import yaml
 
-    path = path or bundled_tasks_path()
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise TasksFileError(f"cannot read tasks file {path}: {exc.strerror or exc}") from exc
+        raise TasksFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        raise TasksFileError(
-            f"tasks file {path} is not valid YAML: {exc}".replace("\n", " ")
-        ) from exc
+        raise TasksFileError(f"{what} {path} is not valid YAML: {exc}".replace("\n", " ")) from exc
+
+
+def load_tasks_file(path: Path | None, config: Path | None = None) -> TasksFile:
+    """Parse a tasks file (the bundled example when ``path`` is None).
+
+    ``config`` is a YAML file of this tool's own keys (:data:`OWN_KEYS`) that override
+    the tasks file's, so the host's file can be used unchanged. Raises
+    :class:`TasksFileError` when a file cannot be read or is not a tasks file at all;
+    per-task problems are kept for :meth:`TasksFile.problems`.
+    """
+    path = path or bundled_tasks_path()
+    document = _read_yaml(path, "tasks file")
     if not isinstance(document, dict) or not isinstance(document.get("default_tasks"), list):
         raise TasksFileError(f"tasks file {path} has no `default_tasks:` list")
+    if config is not None:
+        overlay = _read_yaml(config, "config file")
+        if not isinstance(overlay, dict):
+            raise TasksFileError(f"config file {config} is not a mapping of {', '.join(OWN_KEYS)}")
+        unknown = sorted(set(overlay) - set(OWN_KEYS))
+        if unknown:
+            raise TasksFileError(
+                f"config file {config}: unknown key(s) {', '.join(unknown)} "
+                f"(want {', '.join(OWN_KEYS)})"
+            )
+        document = {**document, **overlay}
     return _parse(path, document)
 
 
