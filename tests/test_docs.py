@@ -29,7 +29,7 @@ ROOT = _root()
 
 #: Commands whose README section is written with "Shared stores and a live scheduler";
 #: strict, so the mark must go as soon as the section documents them.
-PENDING = {"status": "documented with 'Shared stores and a live scheduler', in progress"}
+PENDING: dict[str, str] = {}
 
 
 def _section(title: str) -> str:
