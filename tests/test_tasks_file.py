@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -513,3 +514,56 @@ def test_job_defaults_stock_accepts_are_written(sqlite_stock: StockStore, tmp_pa
     SchedulerActionsService(JobStoreRepository(sqlite_stock.url), tasks).reload_jobs()
     job = sqlite_stock.load()["a"]
     assert (job.misfire_grace_time, job.coalesce, job.max_instances) == (None, False, 3)
+
+
+def test_the_2026_01_file_unchanged_reloads_with_a_config_file(
+    cli: Invoke, sqlite_url: str, tmp_path: Path, host_2026_01: Path
+) -> None:
+    original = host_2026_01.read_bytes()
+    config = tmp_path / "whalefall-sched.yaml"
+    config.write_text(FUNCTIONS_2026_01 + "timezone: Asia/Shanghai\n", encoding="utf-8")
+    result = cli(
+        "--tasks",
+        str(host_2026_01),
+        "--config",
+        str(config),
+        "reload",
+        "--yes",
+        "-o",
+        "json",
+        url=sqlite_url,
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(yaml.safe_load(result.stdout)["reloaded"]) == sorted(
+        [
+            "sync_accounts",
+            "cleanup_logs",
+            "monitor_partition_health",
+            "collect_database_sizes",
+            "calculate_database_size_aggregations",
+        ]
+    )
+    assert host_2026_01.read_bytes() == original
+
+
+def test_a_config_file_overrides_the_tasks_file_keys(tmp_path: Path, host_2026_01: Path) -> None:
+    with_keys = _with_functions(tmp_path, host_2026_01, FUNCTIONS_2026_01 + "timezone: UTC\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("timezone: Europe/Berlin\nbuiltin_ids: [sync_accounts]\n", encoding="utf-8")
+    tasks = load_tasks_file(with_keys, config)
+    assert tasks.timezone == "Europe/Berlin"
+    assert tasks.builtin_ids == frozenset({"sync_accounts"})
+    assert tasks.task("cleanup_logs").func_ref == "tests.jobs:noop"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("default_tasks: []\n", "unknown key(s) default_tasks"), ("- a\n", "not a mapping")],
+)
+def test_a_config_file_holds_only_own_keys(
+    tmp_path: Path, host_2026_01: Path, text: str, fragment: str
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(TasksFileError, match=re.escape(fragment)):
+        load_tasks_file(host_2026_01, config)

@@ -1,0 +1,94 @@
+"""`restore`: a reload's backup goes back byte for byte, all or nothing, itself backed up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import Invoke, StockStore
+
+
+def _seed(stock: StockStore) -> None:
+    stock.add(
+        dict(func="tests.jobs:record", trigger="cron", hour=3, week="*/2", id="a", name="A"),
+        dict(func="tests.jobs:record", trigger="interval", minutes=7, id="b", kwargs={"x": 1}),
+    )
+    stock.insert_raw("corrupt", b"\x80\x05not really", 12.5)
+
+
+def _reload(cli: Invoke, url: str, backups: Path) -> Path:
+    result = cli("reload", "--yes", "--backup-dir", str(backups), "-o", "json", url=url)
+    assert result.exit_code == 0, result.output
+    return Path(json.loads(result.stdout)["backup_path"])
+
+
+def test_restore_puts_back_every_row_byte_for_byte(
+    cli: Invoke, stock: StockStore, tmp_path: Path
+) -> None:
+    _seed(stock)
+    before = stock.raw()
+    backup = _reload(cli, stock.url, tmp_path / "backups")
+    assert stock.raw() != before
+
+    result = cli(
+        "restore",
+        str(backup),
+        "--yes",
+        "--backup-dir",
+        str(tmp_path / "b2"),
+        "-o",
+        "json",
+        url=stock.url,
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["restored"] == ["a", "b", "corrupt"]
+    assert doc["restored_count"] == 3
+    assert doc["deleted_count"] == 5  # the bundled example's five jobs
+    assert stock.raw() == before
+    # The rows the restore replaced were saved too, so the restore can be undone.
+    assert Path(doc["backup_path"]).parent == tmp_path / "b2"
+    undo = json.loads(Path(doc["backup_path"]).read_text())
+    assert len(undo["rows"]) == 5
+
+
+def test_dry_run_changes_nothing(cli: Invoke, stock: StockStore, tmp_path: Path) -> None:
+    _seed(stock)
+    backup = _reload(cli, stock.url, tmp_path / "backups")
+    after_reload = stock.fingerprint()
+    result = cli("restore", str(backup), "--dry-run", "-o", "json", url=stock.url)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["dry_run"] is True
+    assert doc["restored"] == ["a", "b", "corrupt"]
+    assert stock.fingerprint() == after_reload
+
+
+def test_not_a_backup_is_exit_2_and_changes_nothing(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
+) -> None:
+    _seed(sqlite_stock)
+    before = sqlite_stock.fingerprint()
+    for content in (
+        "not json",
+        json.dumps({"format": "other"}),
+        json.dumps({"format": "whalefall-sched-backup/1", "rows": [{"id": "x"}]}),
+    ):
+        bogus = tmp_path / "bogus.json"
+        bogus.write_text(content)
+        result = cli("restore", str(bogus), "--yes", url=sqlite_stock.url)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("Error: ")
+        assert sqlite_stock.fingerprint() == before
+
+
+def test_refuses_without_yes_when_no_terminal(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
+) -> None:
+    _seed(sqlite_stock)
+    backup = _reload(cli, sqlite_stock.url, tmp_path / "backups")
+    before = sqlite_stock.fingerprint()
+    result = cli("restore", str(backup), url=sqlite_stock.url)
+    assert result.exit_code == 4
+    assert "pass --yes" in result.stderr
+    assert sqlite_stock.fingerprint() == before
