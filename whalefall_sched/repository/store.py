@@ -191,6 +191,11 @@ class JobStoreRepository:
                 connect_args["options"] = "-c default_transaction_read_only=on"
         elif url.drivername.startswith(("mysql", "mariadb")):
             connect_args["connect_timeout"] = max(1, round(self.timeout))
+            if url.drivername.endswith("pymysql"):
+                # PyMySQL's connect_timeout covers only the TCP connect: the handshake that
+                # follows (and every reply) waits read_timeout, unbounded by default, so a
+                # server that accepts and never answers would hang the command forever.
+                connect_args["read_timeout"] = max(1, round(self.timeout))
             if mode == "ro":
                 connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
         try:
