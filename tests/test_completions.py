@@ -95,7 +95,7 @@ def test_bash_script_completes_in_bash() -> None:
     bin_dir = sysconfig.get_path("scripts")
     program = (
         f"source {COMPLETIONS / 'whalefall-sched.bash'}\n"
-        "COMP_WORDS=(whalefall-sched res); COMP_CWORD=1\n"
+        "COMP_WORDS=(whalefall-sched resu); COMP_CWORD=1\n"
         "_whalefall_sched_completion whalefall-sched\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
