@@ -45,7 +45,9 @@ class SchedulerJobsReadService:
     def list_jobs(self, state: str | None = None) -> list[SchedulerJobListItem]:
         """Every job sorted by id, optionally only those in ``state``."""
         with _as_system_error("获取任务列表失败 (listing jobs failed)"):
-            items = [self._item(job) for job in self._repo.list_jobs()]
+            # Sorted here, not by the database: MariaDB's default collation ignores case.
+            jobs = sorted(self._repo.list_jobs(), key=lambda job: job.id)
+            items = [self._item(job) for job in jobs]
         return [item for item in items if state is None or item.state == state]
 
     def get_job(self, job_id: str) -> SchedulerJobDetail:
