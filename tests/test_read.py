@@ -69,6 +69,16 @@ class _System:
         return os.system, (self.command,)
 
 
+class _Open:
+    """Pickles as ``open(path, "w")``: a crafted row that would create a file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return open, (self.path, "w")
+
+
 @pytest.fixture
 def service(store_url: str) -> Iterator[SchedulerJobsReadService]:
     repository = JobStoreRepository(store_url)
@@ -563,6 +573,7 @@ def with_unreadable(stock: StockStore, tmp_path: Path) -> tuple[StockStore, Path
     stock.insert_raw("u_version2", _state_bytes(id="u_version2", version=2), None)
     stock.insert_raw("u_crafted", _state_bytes(args=(_System(f"touch {canary}"),)), 2.0)
     stock.insert_raw("u_child_ref", _combining_with_child(b"tests.test_read:Custom"), None)
+    stock.insert_raw("u_open", _state_bytes(kwargs={"f": _Open(str(canary))}), 3.0)
     return stock, canary
 
 
@@ -573,6 +584,7 @@ UNREADABLE_REASONS = {
     "u_custom": "class tests.test_read.Custom is not allowed in a job state",
     "u_crafted": "class posix.system is not allowed in a job state",
     "u_child_ref": "trigger class 'tests.test_read:Custom' is not allowed in a job state",
+    "u_open": "class io.open is not allowed in a job state",
 }
 
 
@@ -607,6 +619,35 @@ def test_unreadable_rows_are_listed_and_kept(
 
     assert not canary.exists()
     assert stock.raw() == before
+
+
+def test_real_states_in_every_pickle_protocol_are_read(
+    stock: StockStore, service: SchedulerJobsReadService
+) -> None:
+    stock.add(
+        dict(
+            func="tests.jobs:record",
+            trigger="cron",
+            week="2",
+            hour="1-3",
+            id="original",
+            timezone=pytz.timezone("Asia/Shanghai"),
+            args=[Decimal("1.1"), {"s": {1, 2}}],
+            kwargs={"when": pytz.utc.localize(dt.datetime(2030, 1, 1))},
+        )
+    )
+    next_run_time, data = stock.raw()["original"]
+    state = pickle.loads(data)  # written by stock a moment ago
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        job_id = f"p{protocol}"
+        stock.insert_raw(job_id, pickle.dumps({**state, "id": job_id}, protocol), next_run_time)
+    items = service.list_jobs()
+    original = items[0].to_dict()
+    assert [i.id for i in items] == ["original", "p0", "p1", "p2", "p3", "p4", "p5"]
+    for item in items[1:]:
+        assert item.to_dict() | {"id": "original"} == original, item.id
+    assert original["state"] == STATE_RUNNING
+    assert original["trigger_args"]["week"] == "2"
 
 
 # -- table 4.2 ---------------------------------------------------------------------------
