@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 CAS_ATTEMPTS = 5
 #: A row overdue for longer than this is not being processed by any scheduler.
 STALE_AFTER = 30.0
+#: Once a scheduler is seen moving rows on, a row this far from due can be written.
+SAFE_GAP = 0.5
 #: Seconds between two looks at a due row while waiting for a scheduler to move it on.
 POLL_INTERVAL = 0.2
 BACKUP_FORMAT = "whalefall-sched-backup/1"
@@ -106,6 +108,21 @@ def decode_row(job_id: str, next_run_time: float | None, job_state: bytes) -> St
     except UnreadableStateError as exc:
         return StoredJob(job_id, next_run_time, raw, None, str(exc))
     return StoredJob(job_id, next_run_time, raw, state)
+
+
+def _intent(job: StoredJob) -> tuple[Any, ...]:
+    """What a change means for a row, ignoring a next run time a scheduler moved on."""
+    if job.state is None:
+        return (job.job_state,)
+    state = job.state
+    return (
+        state.get("func"),
+        repr(state.get("trigger")),
+        repr(state.get("args")),
+        repr(state.get("kwargs")),
+        state.get("name"),
+        state.get("next_run_time") is None,
+    )
 
 
 class JobStoreRepository:
@@ -336,18 +353,21 @@ class JobStoreRepository:
 
     # -- writing -----------------------------------------------------------
 
-    def _is_due(self, job: StoredJob) -> bool:
+    def _is_due(self, job: StoredJob, *, scheduler_seen: bool = False) -> bool:
         """Whether a live scheduler may be about to read this row as due, or is doing so.
 
         Such a row is re-written by the scheduler's ``update_job`` right after it runs the
         job, which would silently revert (or, for a deleted row, crash on) our change. A
         row overdue for longer than ``STALE_AFTER`` seconds is not waited for: a running
         scheduler moves a due row on within moments, so nobody is processing that one.
+        Once a scheduler has been seen moving rows on, a row counts as due only within
+        ``SAFE_GAP`` seconds: it has just been rescheduled and can be written now.
         """
         if job.next_run_time is None:
             return False
         now = time.time()
-        return now - STALE_AFTER <= job.next_run_time <= now + self.due_margin
+        ahead = SAFE_GAP if scheduler_seen else self.due_margin
+        return now - STALE_AFTER <= job.next_run_time <= now + ahead
 
     def _read_row(self, conn: Connection, job_id: str) -> StoredJob | None:
         from sqlalchemy import select
@@ -362,14 +382,21 @@ class JobStoreRepository:
         with self._errors(), self._engine("rw").connect() as conn:
             return self._read_row(conn, job_id)
 
-    def _wait_until_moved(self, job: StoredJob, deadline: float) -> bool:
-        """Poll until the row differs from ``job`` (a scheduler moved it on) or the deadline."""
+    def _wait_until_moved(self, jobs: Sequence[StoredJob], deadline: float) -> bool:
+        """Poll until any of ``jobs`` differs from what was read (a scheduler moved it on)."""
         while time.monotonic() < deadline:
             time.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
-            current = self._current(job.id)
-            if current is None or current.job_state != job.job_state:
-                return True
+            for job in jobs:
+                current = self._current(job.id)
+                if current is None or current.job_state != job.job_state:
+                    return True
         return False
+
+    def _held_by_scheduler(self, ids: Sequence[str]) -> StoreConflictError:
+        return StoreConflictError(
+            f"a running scheduler kept job(s) {', '.join(ids)} due for {self.wait:g}s "
+            "(--wait); nothing written, try again or raise --wait"
+        )
 
     def modify_job(
         self,
@@ -392,24 +419,19 @@ class JobStoreRepository:
         deadline = time.monotonic() + self.wait
         notes: list[str] = []
         forced = False
+        scheduler_seen = False
         lost = 0
         while lost < attempts:
-            with self._errors(), self._engine("rw").begin() as conn:
-                if not self._has_table(conn):
-                    raise self._not_initialised()
-                before = self._read_row(conn, job_id)
-            if before is None:
-                raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
-            if before.state is None:
-                raise StoreConflictError(
-                    f"job {job_id!r} cannot be decoded ({before.unreadable_reason}); left unchanged"
-                )
+            before = self._read_for_change(job_id)
             new_state = change(before)
             if new_state is None:
                 return ModifyOutcome(before, None, notes)
-            if not forced and self._is_due(before):
-                if self._wait_until_moved(before, deadline):
-                    continue  # a scheduler ran it and moved it on: decide again on the new row
+            if not forced and self._is_due(before, scheduler_seen=scheduler_seen):
+                if self._wait_until_moved([before], deadline):
+                    scheduler_seen = True
+                    continue  # moved on: decide again on the new row, at once
+                if scheduler_seen:
+                    raise self._held_by_scheduler([job_id])
                 forced = True
                 notes.append(
                     f"job {job_id!r} was due and no running scheduler moved it on within "
@@ -423,9 +445,11 @@ class JobStoreRepository:
                 lost += 1
                 continue
             if forced and self.settle > 0:
+                # Nothing moved the row while we waited, yet a scheduler may hold it: look
+                # again, and re-apply if what we meant was undone.
                 time.sleep(self.settle)
                 current = self._current(job_id)
-                if current is None or current.job_state != after.job_state:
+                if current is None or _intent(current) != _intent(after):
                     lost += 1
                     notes.append(f"job {job_id!r} was rewritten by another process; re-applied")
                     continue
@@ -434,6 +458,20 @@ class JobStoreRepository:
             f"job {job_id!r} was changed by another process {attempts} times while "
             "being written; the last change is kept, try again"
         )
+
+    def _read_for_change(self, job_id: str) -> StoredJob:
+        """The decoded row, or the reason it cannot be changed."""
+        with self._errors(), self._engine("rw").begin() as conn:
+            if not self._has_table(conn):
+                raise self._not_initialised()
+            job = self._read_row(conn, job_id)
+        if job is None:
+            raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
+        if job.state is None:
+            raise StoreConflictError(
+                f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); left unchanged"
+            )
+        return job
 
     def _cas_write(self, before: StoredJob, new_state: dict[str, Any]) -> StoredJob | None:
         """Write ``new_state`` if the row still holds ``before``'s bytes; None if not."""
@@ -523,16 +561,23 @@ class JobStoreRepository:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         notes: list[str] = []
         forced: set[str] = set()
+        scheduler_seen = False
         deadline = time.monotonic() + self.wait
         lost = 0
         while lost < attempts:
             with self._errors(), engine.connect() as conn:
                 current = self._select_rows(conn)
-            due = [job for job in current if job.id not in forced and self._is_due(job)]
+            due = [
+                job
+                for job in current
+                if job.id not in forced and self._is_due(job, scheduler_seen=scheduler_seen)
+            ]
             if due:
-                moved = [job for job in due if self._wait_until_moved(job, deadline)]
-                if moved:
-                    continue  # re-read: the scheduler has moved these on
+                if self._wait_until_moved(due, deadline):
+                    scheduler_seen = True
+                    continue  # re-read at once: the scheduler has just moved a row on
+                if scheduler_seen:
+                    raise self._held_by_scheduler(sorted(j.id for j in due))
                 forced.update(job.id for job in due)
                 notes.append(
                     f"job(s) {', '.join(sorted(j.id for j in due))} were due and no running "
@@ -545,22 +590,32 @@ class JobStoreRepository:
                 continue
             if forced and self.settle > 0 and self._reverted(outcome, forced):
                 lost += 1
-                notes.append("a running scheduler rewrote a replaced job; reload re-applied")
+                notes.append("a running scheduler rewrote a replaced job; re-applied")
                 continue
             return ReplaceOutcome(outcome.removed, outcome.written, outcome.backup_path, notes)
         raise StoreConflictError(
             f"job store {self.where} was changed by another process {attempts} times during "
-            "reload; nothing written, try again"
+            "the replacement; nothing written, try again"
         )
 
     def _reverted(self, outcome: ReplaceOutcome, ids: set[str]) -> bool:
-        """Whether, after ``settle`` seconds, any of ``ids`` no longer holds what we wrote."""
+        """Whether, ``settle`` seconds on, any of ``ids`` no longer holds what we meant.
+
+        A scheduler that merely ran a written job and moved its next run time on does not
+        count: the job's function, trigger, arguments and paused state are compared.
+        """
         time.sleep(self.settle)
-        written = {job.id: job.job_state for job in outcome.written}
+        written = {job.id: job for job in outcome.written}
         for job_id in ids:
             current = self._current(job_id)
             expected = written.get(job_id)
-            if (current.job_state if current else None) != expected:
+            if (current is None) != (expected is None):
+                return True
+            if (
+                current is not None
+                and expected is not None
+                and _intent(current) != _intent(expected)
+            ):
                 return True
         return False
 
