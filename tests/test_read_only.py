@@ -252,11 +252,6 @@ def test_reading_a_rollback_journal_store_leaves_no_journal(
     assert _listing(path.parent) == listing
 
 
-@pytest.mark.xfail(
-    reason="a read-only connection to a WAL-mode SQLite store creates -wal and -shm files "
-    "next to it and leaves them there (repository/store.py opens with mode=ro)",
-    strict=True,
-)
 def test_reading_a_wal_store_creates_no_files(sqlite_stock: StockStore, cli: Invoke) -> None:
     sqlite_stock.add(dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="a"))
     path = _sqlite_path(sqlite_stock.url)

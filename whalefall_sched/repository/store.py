@@ -110,6 +110,17 @@ def decode_row(job_id: str, next_run_time: float | None, job_state: bytes) -> St
     return StoredJob(job_id, next_run_time, raw, state)
 
 
+def _idle_wal_database(path: Path) -> bool:
+    """A SQLite file in WAL mode that no connection has open (no ``-shm`` beside it)."""
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(20)
+    except OSError:
+        return False
+    in_wal_mode = header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
+    return in_wal_mode and not Path(f"{path}-shm").exists()
+
+
 def _intent(job: StoredJob) -> tuple[Any, ...]:
     """What a change means for a row, ignoring a next run time a scheduler moved on."""
     if job.state is None:
@@ -199,6 +210,10 @@ class JobStoreRepository:
             from urllib.parse import quote
 
             uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
+            if mode == "ro" and _idle_wal_database(path):
+                # A read-only connection to a WAL database that nobody has open would
+                # create -wal and -shm files; with nobody to change it, read it as is.
+                uri += "&immutable=1"
             url = url.set(database=uri, query={**url.query, "uri": "true"})
             connect_args["timeout"] = self.timeout
         elif url.drivername.startswith("postgresql"):
