@@ -15,12 +15,14 @@ import sysconfig
 import textwrap
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from tests.conftest import Invoke, StockStore
+from tests.fault_log import FaultLog
 
 ENTRY_POINT = Path(sysconfig.get_path("scripts")) / "whalefall-sched"
 SCHEMA = "wfs_jobs"
@@ -49,6 +51,13 @@ functions:
   noop: tests.jobs:noop
 timezone: Asia/Shanghai
 """
+
+
+@pytest.fixture
+def fault_log(tmp_path: Path) -> Iterator[FaultLog]:
+    log = FaultLog.at(tmp_path)
+    yield log
+    print(log.summary())
 
 
 # -- --schema on PostgreSQL ------------------------------------------------------------
@@ -213,15 +222,21 @@ class _FullBacklog:
         self.sock.close()
 
 
+@dataclass(frozen=True)
+class DeadPort:
+    port: int
+    kind: str
+
+
 @pytest.fixture(params=["refused", "full-backlog", "silent"])
-def dead_port(request: pytest.FixtureRequest) -> Iterator[int]:
+def dead_port(request: pytest.FixtureRequest) -> Iterator[DeadPort]:
     """A local port where no database answers, in each of three ways."""
     if request.param == "refused":
-        yield 1  # nothing listens on port 1
+        yield DeadPort(1, "refused")  # nothing listens on port 1
         return
     server = _FullBacklog() if request.param == "full-backlog" else _SilentServer()
     try:
-        yield server.port
+        yield DeadPort(server.port, request.param)
     finally:
         server.close()
 
@@ -229,10 +244,13 @@ def dead_port(request: pytest.FixtureRequest) -> Iterator[int]:
 @pytest.mark.parametrize("command", ["list", "pause"])
 @pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mysql+pymysql"])
 def test_unreachable_server_is_exit_5_never_a_hang(
-    dead_port: int, scheme: str, command: str, tmp_path: Path
+    dead_port: DeadPort, scheme: str, command: str, tmp_path: Path, fault_log: FaultLog
 ) -> None:
     assert ENTRY_POINT.exists(), f"console script not installed at {ENTRY_POINT}"
-    url = f"{scheme}://operator:{PASSWORD}@127.0.0.1:{dead_port}/jobs"
+    port = dead_port.port
+    fault = f"server {dead_port.kind} on 127.0.0.1:{port}, {command} --timeout 2"
+    backend = "postgres" if scheme.startswith("postgresql") else "mysql"
+    url = f"{scheme}://operator:{PASSWORD}@127.0.0.1:{port}/jobs"
     args = ["list"] if command == "list" else ["pause", "sync_accounts"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHALEFALL_SCHED_")}
     env.pop("FORCE_COLOR", None)
@@ -248,12 +266,22 @@ def test_unreachable_server_is_exit_5_never_a_hang(
             check=False,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{command} on {scheme} port {dead_port} still running after {CHILD_TIMEOUT}s")
+        fault_log.record(fault, backend, 0, f"still running after {CHILD_TIMEOUT}s", "HANG")
+        pytest.fail(f"{command} on {scheme} port {port} still running after {CHILD_TIMEOUT}s")
     output = result.stdout + result.stderr
+    masked = PASSWORD not in output
+    fault_log.record(
+        fault,
+        backend,
+        0,
+        f"exit {result.returncode}: {result.stderr.strip()}; password "
+        f"{'masked' if masked else 'SHOWN'}",
+        "ok" if result.returncode == 5 and masked and "Traceback" not in output else "FAIL",
+    )
     assert result.returncode == 5, output
     assert PASSWORD not in output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith(f"Error: job store {scheme}://operator:***@127.0.0.1:{dead_port}/")
+    assert lines[0].startswith(f"Error: job store {scheme}://operator:***@127.0.0.1:{port}/")
     assert "Traceback" not in output
     assert result.stdout == ""
