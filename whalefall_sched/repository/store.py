@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from whalefall_sched.errors import (
     InvalidInputError,
@@ -35,6 +35,8 @@ from whalefall_sched.repository.codec import (
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine, Table
     from sqlalchemy.engine import URL
+
+_T = TypeVar("_T")
 
 #: How many times a compare-and-swap that lost a race is re-read and retried.
 CAS_ATTEMPTS = 5
@@ -306,13 +308,50 @@ class JobStoreRepository:
 
     # -- reading -----------------------------------------------------------
 
+    def _read(self, query: Callable[[Connection], _T]) -> _T:
+        """Run ``query`` on a read-only connection.
+
+        A SQLite writer killed mid-transaction leaves a hot journal that only a
+        read-write open rolls back, and a read-only one cannot read past. Then the file
+        and its journal are copied to a private temporary directory, the copy is rolled
+        back there and read: the store itself is never written.
+        """
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            with self._errors(), self._engine("ro").connect() as conn:
+                return query(conn)
+        except StoreSystemError as exc:
+            path = self.sqlite_path()
+            hot = path is not None and Path(f"{path}-journal").exists()
+            if not (hot and isinstance(exc.__cause__, OperationalError)):
+                raise
+            assert path is not None
+            return self._read_recovered_copy(path, query)
+
+    def _read_recovered_copy(self, path: Path, query: Callable[[Connection], _T]) -> _T:
+        import shutil
+        import tempfile
+
+        from sqlalchemy import create_engine
+
+        with tempfile.TemporaryDirectory(prefix="whalefall-sched-") as scratch:
+            copy = Path(scratch) / path.name
+            shutil.copyfile(path, copy)
+            shutil.copyfile(f"{path}-journal", f"{copy}-journal")
+            engine = create_engine(f"sqlite:///{copy}")
+            try:
+                with self._errors(), engine.connect() as conn:
+                    return query(conn)
+            finally:
+                engine.dispose()
+
     def exists(self) -> bool:
         """Whether the store (file and table) exists. Creates nothing."""
         path = self.sqlite_path()
         if path is not None and not path.exists():
             return False
-        with self._errors(), self._engine("ro").connect() as conn:
-            return self._has_table(conn)
+        return self._read(self._has_table)
 
     def list_jobs(self, *, missing_ok: bool = False) -> list[StoredJob]:
         """Every row, sorted by id. A missing store raises a conflict unless ``missing_ok``."""
@@ -321,19 +360,26 @@ class JobStoreRepository:
             if missing_ok:
                 return []
             raise self._not_initialised()
-        with self._errors(), self._engine("ro").connect() as conn:
-            if not self._has_table(conn):
-                if missing_ok:
-                    return []
-                raise self._not_initialised()
-            return self._select_rows(conn)
+
+        def query(conn: Connection) -> list[StoredJob] | None:
+            return self._select_rows(conn) if self._has_table(conn) else None
+
+        rows = self._read(query)
+        if rows is None:
+            if missing_ok:
+                return []
+            raise self._not_initialised()
+        return rows
 
     def get_job(self, job_id: str) -> StoredJob:
         """The row with ``job_id``; raises :class:`JobNotFoundError`."""
-        with self._errors(), self._engine("ro").connect() as conn:
-            if not self._has_table(conn):
-                raise self._not_initialised()
-            rows = self._select_rows(conn, job_id)
+
+        def query(conn: Connection) -> list[StoredJob] | None:
+            return self._select_rows(conn, job_id) if self._has_table(conn) else None
+
+        rows = self._read(query)
+        if rows is None:
+            raise self._not_initialised()
         if not rows:
             raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
         return rows[0]
