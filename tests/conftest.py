@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from typer.testing import CliRunner
 
 from whalefall_sched.cli import app
+from whalefall_sched.repository import JobStoreRepository
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEZONE = "Asia/Shanghai"
@@ -191,6 +192,14 @@ class StockStore:
 def stock(store_url: str) -> StockStore:
     """Stock APScheduler over the parametrised store."""
     return StockStore(store_url)
+
+
+@pytest.fixture
+def repo(store_url: str) -> Iterator[JobStoreRepository]:
+    """The repository over the parametrised store, closed afterwards."""
+    repository = JobStoreRepository(store_url)
+    yield repository
+    repository.close()
 
 
 @pytest.fixture

@@ -41,7 +41,6 @@ M_NEW = 300
 CHILD_TIMEOUT = 60
 
 
-
 @pytest.fixture
 def fault_log(tmp_path: Path) -> Iterator[FaultLog]:
     log = FaultLog.at(tmp_path)

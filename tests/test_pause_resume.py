@@ -46,13 +46,6 @@ JOBS: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-def repo(store_url: str) -> Iterator[JobStoreRepository]:
-    repository = JobStoreRepository(store_url)
-    yield repository
-    repository.close()
-
-
-@pytest.fixture
 def service(repo: JobStoreRepository) -> SchedulerActionsService:
     return SchedulerActionsService(repo, load_tasks_file(None))
 

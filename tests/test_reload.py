@@ -89,13 +89,6 @@ def _tasks(tmp_path: Path, text: str = TASKS) -> TasksFile:
 
 
 @pytest.fixture
-def repo(store_url: str) -> Iterator[JobStoreRepository]:
-    repository = JobStoreRepository(store_url)
-    yield repository
-    repository.close()
-
-
-@pytest.fixture
 def service(repo: JobStoreRepository, tmp_path: Path) -> SchedulerActionsService:
     return SchedulerActionsService(repo, _tasks(tmp_path))
 

@@ -87,13 +87,6 @@ def _tasks(tmp_path: Path, text: str) -> TasksFile:
 
 
 @pytest.fixture
-def repo(store_url: str) -> Iterator[JobStoreRepository]:
-    repository = JobStoreRepository(store_url)
-    yield repository
-    repository.close()
-
-
-@pytest.fixture
 def jobs(stock: StockStore) -> StockStore:
     stock.add(*STORE_JOBS)
     return stock

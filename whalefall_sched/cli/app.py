@@ -146,6 +146,18 @@ OutputOption = Annotated[
     OutputFormat,
     typer.Option("--output", "-o", help="Output format: a table, or one JSON document."),
 ]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Show what would be deleted and written; change nothing."),
+]
+BackupDirOption = Annotated[
+    Path,
+    typer.Option(help="Where the rows about to be replaced are saved before anything changes."),
+]
+NoBackupOption = Annotated[
+    bool, typer.Option("--no-backup", help="Do not save the rows about to be replaced.")
+]
 JobIdsArgument = Annotated[
     list[str],
     typer.Argument(help="Job id(s).", show_default=False, autocompletion=_complete_job_id),
@@ -479,18 +491,10 @@ def run_command(
 def reload_command(
     ctx: typer.Context,
     *,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Show what would be deleted and reloaded; change nothing."),
-    ] = False,
-    backup_dir: Annotated[
-        Path,
-        typer.Option(help="Where the removed rows are saved before anything changes."),
-    ] = DEFAULT_BACKUP_DIR,
-    no_backup: Annotated[
-        bool, typer.Option("--no-backup", help="Do not save the removed rows.")
-    ] = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    backup_dir: BackupDirOption = DEFAULT_BACKUP_DIR,
+    no_backup: NoBackupOption = False,
     verify_imports: Annotated[
         bool,
         typer.Option(
@@ -534,18 +538,10 @@ def restore_command(
         ),
     ],
     *,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Show what would be deleted and restored; change nothing."),
-    ] = False,
-    backup_dir: Annotated[
-        Path,
-        typer.Option(help="Where the current rows are saved before anything changes."),
-    ] = DEFAULT_BACKUP_DIR,
-    no_backup: Annotated[
-        bool, typer.Option("--no-backup", help="Do not save the current rows.")
-    ] = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    backup_dir: BackupDirOption = DEFAULT_BACKUP_DIR,
+    no_backup: NoBackupOption = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Put back the rows a reload removed, byte for byte: all or nothing."""
