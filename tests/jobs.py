@@ -30,3 +30,8 @@ def fail(*args: Any, **kwargs: Any) -> None:
 
 def noop() -> None:
     """Do nothing."""
+
+
+def fail_with_url() -> None:
+    """Raise like a task whose database is down, naming its URL with a password."""
+    raise RuntimeError("db down: postgresql://u:s3cret@db/app")

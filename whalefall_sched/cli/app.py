@@ -6,6 +6,8 @@ them, so ``--help`` and shell completion stay fast.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -281,7 +283,7 @@ def _configure_logging(debug: bool) -> None:
 def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
     """Run a command: core errors become one line and their exit code."""
     from whalefall_sched.cli.render import render_error
-    from whalefall_sched.repository.store import mask_url
+    from whalefall_sched.masking import redact
 
     settings = _settings_from(ctx)
     try:
@@ -292,13 +294,14 @@ def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
         code = exit_code_for(exc)
         if settings.debug:
             traceback.print_exc()
-        render_error(exc.code, mask_url(str(exc)), code, output)
+        render_error(exc.code, redact(str(exc), settings.url), code, output)
         raise typer.Exit(code) from exc
     except Exception as exc:
         if settings.debug:
             traceback.print_exc()
         message = (
-            f"unexpected {type(exc).__name__}: {mask_url(str(exc))} (run with --debug for details)"
+            f"unexpected {type(exc).__name__}: {redact(str(exc), settings.url)} "
+            "(run with --debug for details)"
         )
         render_error("internal", message, ExitCode.SYSTEM, output)
         raise typer.Exit(ExitCode.SYSTEM) from exc
@@ -367,27 +370,15 @@ def status_command(ctx: typer.Context, *, output: OutputOption = OutputFormat.ta
 
     Exit 0 healthy, 4 degraded (each reason listed), 5 unreachable.
     """
-    from whalefall_sched.errors import StoreSystemError
-    from whalefall_sched.services.dto import StoreStatus
-
     with _guard(ctx, output) as settings:
-        try:
-            status = settings.read_service().status()
-        except StoreSystemError as exc:
-            status = StoreStatus(
-                store=settings.repository().where,
-                reachable=False,
-                initialised=False,
-                healthy=False,
-                reasons=[str(exc)],
-                jobs={},
-                unreadable=[],
-                overdue=[],
-                next_wakeup=None,
-                error={"code": exc.code, "message": str(exc), "exit_code": ExitCode.SYSTEM},
-            )
+        status = settings.read_service().status()
         _render(status, output)
+        _notes(status.notes)
         if not status.reachable:
+            # the one-line error of every failure; with -o json the status stays the
+            # only document on stdout
+            message = status.error["message"] if status.error else "store unreachable"
+            sys.stderr.write(f"Error: {message}\n")
             raise typer.Exit(ExitCode.SYSTEM)
         if not status.healthy:
             raise typer.Exit(ExitCode.CONFLICT)
@@ -476,12 +467,17 @@ def run_command(
 ) -> None:
     """Run a job's function now, in a thread named <id>_manual, and wait for it."""
     from whalefall_sched.cli.render import note
+    from whalefall_sched.masking import redact
 
     with _guard(ctx, output) as settings:
         service = settings.actions_service(app_factory=app_factory)
-        thread_name = service.run_job_in_background(job_id, created_by)
-        note(f"started {thread_name}")
-        result = service.wait_for_run(thread_name)
+        # What the task prints goes to stderr: stdout carries only the result.
+        with contextlib.redirect_stdout(sys.stderr):
+            thread_name = service.run_job_in_background(job_id, created_by)
+            note(f"started {thread_name}")
+            result = service.wait_for_run(thread_name)
+        if result.error:
+            result = dataclasses.replace(result, error=redact(result.error, settings.url))
         _render(result, output)
         if not result.succeeded:
             raise typer.Exit(ExitCode.RUN_FAILED)

@@ -6,7 +6,6 @@ from whalefall_sched.repository.store import (
     ReplaceOutcome,
     SchedulerLock,
     StoredJob,
-    mask_url,
 )
 
 __all__ = [
@@ -15,5 +14,4 @@ __all__ = [
     "ReplaceOutcome",
     "SchedulerLock",
     "StoredJob",
-    "mask_url",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from whalefall_sched.errors import (
     StoreSystemError,
     WhaleFallSchedError,
 )
+from whalefall_sched.masking import authority, mask_url, redact
 from whalefall_sched.repository.codec import (
     UnreadableStateError,
     decode_state,
@@ -93,11 +93,6 @@ class ReplaceOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def mask_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
 def _timestamp(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -112,15 +107,33 @@ def decode_row(job_id: str, next_run_time: float | None, job_state: bytes) -> St
     return StoredJob(job_id, next_run_time, raw, state)
 
 
-def _idle_wal_database(path: Path) -> bool:
-    """A SQLite file in WAL mode that no connection has open (no ``-shm`` beside it)."""
+def _in_wal_mode(path: Path) -> bool:
+    """Whether a SQLite file's header says it is in WAL mode."""
     try:
         with path.open("rb") as fh:
             header = fh.read(20)
     except OSError:
         return False
-    in_wal_mode = header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
-    return in_wal_mode and not Path(f"{path}-shm").exists()
+    return header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
+
+
+def _idle_wal_database(path: Path) -> bool:
+    """A WAL-mode file that no connection has open and whose -wal holds nothing."""
+    if Path(f"{path}-shm").exists() or not _in_wal_mode(path):
+        return False
+    wal = Path(f"{path}-wal")
+    return not wal.exists() or wal.stat().st_size == 0
+
+
+def _unfinished_wal(path: Path) -> bool:
+    """A WAL-mode file nobody has open whose -wal still holds pages (after a crash)."""
+    wal = Path(f"{path}-wal")
+    return (
+        not Path(f"{path}-shm").exists()
+        and wal.exists()
+        and wal.stat().st_size > 0
+        and _in_wal_mode(path)
+    )
 
 
 def _intent(job: StoredJob) -> tuple[Any, ...]:
@@ -178,10 +191,18 @@ class JobStoreRepository:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
+        if authority(self.url).count("@") > 1:
+            raise InvalidInputError(
+                f"invalid store URL {mask_url(self.url)!r}: percent-encode '@' in the "
+                "user name or password as %40"
+            )
         try:
             return make_url(self.url)
         except ArgumentError as exc:
-            raise InvalidInputError(f"invalid store URL {mask_url(self.url)!r}") from exc
+            raise InvalidInputError(
+                f"invalid store URL {mask_url(self.url)!r}; want e.g. "
+                "sqlite:///userdata/scheduler.db or postgresql+psycopg://user:pw@host/db"
+            ) from exc
 
     def sqlite_path(self) -> Path | None:
         """The database file of a SQLite store, None for other stores or in-memory ones."""
@@ -197,49 +218,83 @@ class JobStoreRepository:
         """An engine; ``mode`` is ``ro`` (read-only), ``rw`` or ``rwc`` (may create the file)."""
         path = self.sqlite_path()
         key = mode if path is not None or mode == "ro" else "rw"
-        if key in self._engines:
-            return self._engines[key]
-        from sqlalchemy import create_engine
-        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+        if key not in self._engines:
+            url = self._parsed_url()
+            if path is not None:
+                url, connect_args, session_sql = self._sqlite_settings(url, path, mode)
+            else:
+                connect_args, session_sql = self._server_settings(url, mode)
+            self._engines[key] = self._create_engine(url, connect_args, session_sql)
+        return self._engines[key]
 
-        url = self._parsed_url()
+    def _sqlite_settings(
+        self, url: URL, path: Path, mode: str
+    ) -> tuple[URL, dict[str, Any], list[str]]:
+        """Open the file by URI in ``mode``: ``ro`` never creates it, ``rwc`` may."""
+        from urllib.parse import quote
+
+        if mode == "rwc":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise self._not_initialised()
+        uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
+        if mode == "ro" and _idle_wal_database(path):
+            # A read-only connection to a WAL database that nobody has open would
+            # create -wal and -shm files; with nobody to change it, read it as is.
+            uri += "&immutable=1"
+        url = url.set(database=uri, query={**url.query, "uri": "true"})
+        return url, {"timeout": self.timeout}, []
+
+    def _server_settings(self, url: URL, mode: str) -> tuple[dict[str, Any], list[str]]:
+        """Bounded connects and lock waits; read-only sessions for reads."""
         connect_args: dict[str, Any] = {}
-        if path is not None:
-            if mode == "rwc":
-                path.parent.mkdir(parents=True, exist_ok=True)
-            elif not path.exists():
-                raise self._not_initialised()
-            from urllib.parse import quote
-
-            uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
-            if mode == "ro" and _idle_wal_database(path):
-                # A read-only connection to a WAL database that nobody has open would
-                # create -wal and -shm files; with nobody to change it, read it as is.
-                uri += "&immutable=1"
-            url = url.set(database=uri, query={**url.query, "uri": "true"})
-            connect_args["timeout"] = self.timeout
-        elif url.drivername.startswith("postgresql"):
-            connect_args["connect_timeout"] = max(1, round(self.timeout))
-            if mode == "ro" and url.drivername != "postgresql+pg8000":
-                # Reads run in read-only sessions: the server refuses any write.
-                connect_args["options"] = "-c default_transaction_read_only=on"
+        session_sql: list[str] = []
+        wait_s = max(1, round(self.timeout))
+        if url.drivername.startswith("postgresql"):
+            connect_args["connect_timeout"] = wait_s
+            # A row locked by another transaction fails after --timeout (retried, then a
+            # conflict) instead of hanging.
+            options = [f"-c lock_timeout={wait_s * 1000}"]
+            if mode == "ro":
+                options.append("-c default_transaction_read_only=on")
+            if url.drivername != "postgresql+pg8000":
+                connect_args["options"] = " ".join(options)
         elif url.drivername.startswith(("mysql", "mariadb")):
-            connect_args["connect_timeout"] = max(1, round(self.timeout))
+            connect_args["connect_timeout"] = wait_s
+            session_sql.append(f"SET SESSION innodb_lock_wait_timeout = {wait_s}")
+            if mode == "ro":
+                session_sql.append("SET SESSION TRANSACTION READ ONLY")
             if url.drivername.endswith("pymysql"):
                 # PyMySQL's connect_timeout covers only the TCP connect: the handshake that
                 # follows (and every reply) waits read_timeout, unbounded by default, so a
                 # server that accepts and never answers would hang the command forever.
-                connect_args["read_timeout"] = max(1, round(self.timeout))
-            if mode == "ro":
-                connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
+                # It outlasts the lock wait, so a lock wait ends as a lock error.
+                connect_args["read_timeout"] = wait_s + 2
+        return connect_args, session_sql
+
+    def _create_engine(
+        self, url: URL, connect_args: dict[str, Any], session_sql: list[str]
+    ) -> Engine:
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
         try:
             engine = create_engine(url, connect_args=connect_args, pool_pre_ping=False)
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
             raise InvalidInputError(
-                f"cannot use store URL {mask_url(self.url)!r}: {exc}; "
-                "PostgreSQL needs the 'postgres' extra, MySQL the 'mysql' extra"
+                f"cannot use store URL {mask_url(self.url)!r}: {redact(str(exc), self.url)}; "
+                "use sqlite:///..., postgresql+psycopg://... (extra 'postgres') or "
+                "mysql+pymysql://... (extra 'mysql')"
             ) from exc
-        self._engines[key] = engine
+        if session_sql:
+
+            @event.listens_for(engine, "connect")
+            def _session(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                for statement in session_sql:
+                    cursor.execute(statement)
+                cursor.close()
+
         return engine
 
     def close(self) -> None:
@@ -280,7 +335,8 @@ class JobStoreRepository:
         except WhaleFallSchedError:
             raise
         except DBAPIError as exc:
-            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+            detail = redact(lines[0] if lines else type(exc.orig or exc).__name__, self.url)
             if "database is locked" in detail:
                 raise StoreConflictError(
                     f"job store {self.where} stayed locked by another writer for "
@@ -290,7 +346,8 @@ class JobStoreRepository:
                 raise _TransientError(f"job store {self.where}: {detail}") from exc
             raise StoreSystemError(f"job store {self.where}: {detail}") from exc
         except SQLAlchemyError as exc:
-            raise StoreSystemError(f"job store {self.where}: {exc}") from exc
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreSystemError(f"job store {self.where}: {redact(first, self.url)}") from exc
 
     def _has_table(self, conn: Connection) -> bool:
         from sqlalchemy import inspect
@@ -311,18 +368,21 @@ class JobStoreRepository:
     def _read(self, query: Callable[[Connection], _T]) -> _T:
         """Run ``query`` on a read-only connection.
 
-        A SQLite writer killed mid-transaction leaves a hot journal that only a
-        read-write open rolls back, and a read-only one cannot read past. Then the file
-        and its journal are copied to a private temporary directory, the copy is rolled
-        back there and read: the store itself is never written.
+        A SQLite writer killed mid-transaction leaves a hot journal (or, in WAL mode, a
+        -wal file nobody has open) that only a read-write open recovers, and a
+        read-only one cannot read past without creating files. Then the file and its
+        journal are copied to a private temporary directory, the copy is recovered
+        there and read: the store itself is never written.
         """
         from sqlalchemy.exc import OperationalError
 
+        path = self.sqlite_path()
+        if path is not None and _unfinished_wal(path):
+            return self._read_recovered_copy(path, query)
         try:
             with self._errors(), self._engine("ro").connect() as conn:
                 return query(conn)
         except StoreSystemError as exc:
-            path = self.sqlite_path()
             hot = path is not None and Path(f"{path}-journal").exists()
             if not (hot and isinstance(exc.__cause__, OperationalError)):
                 raise
@@ -338,7 +398,9 @@ class JobStoreRepository:
         with tempfile.TemporaryDirectory(prefix="whalefall-sched-") as scratch:
             copy = Path(scratch) / path.name
             shutil.copyfile(path, copy)
-            shutil.copyfile(f"{path}-journal", f"{copy}-journal")
+            for suffix in ("-journal", "-wal"):
+                if Path(f"{path}{suffix}").exists():
+                    shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
             engine = create_engine(f"sqlite:///{copy}")
             try:
                 with self._errors(), engine.connect() as conn:
@@ -716,8 +778,9 @@ class JobStoreRepository:
                         raise _LostRaceError() from exc
                 written.append(StoredJob(job_id, next_ts, data, state))
             # Read back inside the transaction: what is committed is what was meant.
-            check = conn.execute(select(t.c.id).order_by(t.c.id)).scalars().all()
-            if sorted(new_ids) != list(check):
+            # (Compared as sets: a server's collation may order ids unlike Python.)
+            check = conn.execute(select(t.c.id)).scalars().all()
+            if len(check) != len(new_ids) or set(check) != new_ids:
                 raise _LostRaceError()
         return ReplaceOutcome(old, written, backup)
 
@@ -771,6 +834,7 @@ class _TransientError(StoreConflictError):
 #: Fragments of driver messages for transactions the database aborted on its own.
 _TRANSIENT = (
     "deadlock",  # PostgreSQL 40P01, MySQL/MariaDB 1213
+    "lock timeout",  # PostgreSQL 55P03 (lock_timeout)
     "could not serialize",  # PostgreSQL 40001
     "lock wait timeout",  # MySQL/MariaDB 1205
 )
