@@ -8,9 +8,11 @@ import sys
 import textwrap
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -20,6 +22,7 @@ from tests.conftest import Invoke, StockStore
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
+from whalefall_sched.services.dto import ManualRunResult
 from whalefall_sched.services.tasks_file import TasksFile, load_tasks_file
 
 BUILTIN_INJECTING = ("sync_accounts", "calculate_database_size_aggregations")
@@ -223,8 +226,9 @@ def test_a_task_module_that_cannot_be_imported_is_a_conflict_naming_it(
         service.run_job_in_background("host_job")
 
     message = str(caught.value)
-    assert f"module {name!r}" in message
+    assert f"ModuleNotFoundError: No module named {name!r}" in message
     assert "--app-path" in message
+    assert "\n" not in message
     assert _calls(calls) == []
 
 
@@ -241,6 +245,158 @@ def test_app_paths_make_a_task_module_importable(
     assert _calls(calls) == [
         {"args": ["from the host module"], "kwargs": {}, "thread": "host_job_manual"}
     ]
+
+
+@pytest.fixture
+def host_module(tmp_path: Path, stock: StockStore) -> Iterator[Callable[[str], tuple[str, Path]]]:
+    """Write a task module, store ``host_job`` calling its ``task``; return (name, directory).
+
+    The job is stored through a stand-in module of the same name, so the real module is
+    first imported by the run (or the reload) under test.
+    """
+    names: list[str] = []
+
+    def make(source: str) -> tuple[str, Path]:
+        name = f"wfs_host_{uuid.uuid4().hex[:8]}"
+        names.append(name)
+        directory = tmp_path / f"app_{name}"
+        directory.mkdir()
+        (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        stand_in = tmp_path / f"stand_in_{name}"
+        stand_in.mkdir()
+        (stand_in / f"{name}.py").write_text("def task(): pass\n", encoding="utf-8")
+        _add_outside_job(stock, name, stand_in)
+        return name, directory
+
+    yield make
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+def _run_host_job(repo: JobStoreRepository, directory: Path) -> ManualRunResult:
+    service = SchedulerActionsService(repo, load_tasks_file(None), app_paths=[str(directory)])
+    return service.wait_for_run(service.run_job_in_background("host_job"))
+
+
+def test_a_task_calling_sys_exit_failed(
+    repo: JobStoreRepository,
+    host_module: Callable[[str], tuple[str, Path]],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uncaught: list[Any] = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    caplog.set_level(logging.ERROR, logger="whalefall_sched.actions")
+    _, directory = host_module("import sys\n\ndef task():\n    sys.exit(3)\n")
+
+    result = _run_host_job(repo, directory)
+
+    assert result.succeeded is False
+    assert result.error == "SystemExit: the task called sys.exit(3)"
+    assert uncaught == []
+    [logged] = [r for r in caplog.records if r.name == "whalefall_sched.actions"]
+    assert logged.exc_info is not None and isinstance(logged.exc_info[1], SystemExit)
+
+
+def test_a_task_that_never_completes_is_not_a_success(
+    repo: JobStoreRepository,
+    host_module: Callable[[str], tuple[str, Path]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uncaught: list[Any] = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    _, directory = host_module("def task():\n    raise KeyboardInterrupt\n")
+
+    result = _run_host_job(repo, directory)
+
+    assert result.succeeded is False
+    assert result.error == "KeyboardInterrupt: the task did not complete"
+    assert len(uncaught) == 1  # not caught: it still ends the thread as before
+
+
+def test_an_async_task_is_run_to_completion_in_the_run_thread(
+    repo: JobStoreRepository, host_module: Callable[[str], tuple[str, Path]], calls: Path
+) -> None:
+    _, directory = host_module(
+        """
+        import asyncio
+
+        from tests.jobs import record
+
+
+        async def task(*args, **kwargs):
+            await asyncio.sleep(0)
+            return record("awaited", *args, **kwargs)
+        """
+    )
+
+    result = _run_host_job(repo, directory)
+
+    assert result.succeeded is True, result.error
+    assert _calls(calls) == [{"args": ["awaited"], "kwargs": {}, "thread": "host_job_manual"}]
+
+
+def test_an_async_task_that_raises_failed(
+    repo: JobStoreRepository, host_module: Callable[[str], tuple[str, Path]]
+) -> None:
+    _, directory = host_module("async def task():\n    raise ValueError('bad input')\n")
+
+    result = _run_host_job(repo, directory)
+
+    assert result.succeeded is False
+    assert result.error == "ValueError: bad input"
+
+
+@pytest.mark.parametrize(
+    ("source", "cause"),
+    [
+        ("raise RuntimeError('needs DATABASE_URL')\n", "RuntimeError: needs DATABASE_URL"),
+        (
+            "import wfs_dependency_not_installed\n\ndef task(): pass\n",
+            "ModuleNotFoundError: No module named 'wfs_dependency_not_installed'",
+        ),
+        ("def other(): pass\n", "has no attribute 'task'"),
+    ],
+    ids=["raises-at-import", "missing-dependency", "missing-attribute"],
+)
+def test_a_task_module_that_is_found_but_does_not_import_names_the_real_cause(
+    repo: JobStoreRepository,
+    host_module: Callable[[str], tuple[str, Path]],
+    calls: Path,
+    source: str,
+    cause: str,
+) -> None:
+    name, directory = host_module(source)
+    service = SchedulerActionsService(repo, load_tasks_file(None), app_paths=[str(directory)])
+
+    with pytest.raises(StoreConflictError) as caught:
+        service.run_job_in_background("host_job")
+
+    message = str(caught.value)
+    assert f"{name}:task" in message
+    assert cause in message
+    assert "--app-path" not in message  # the module was found: the path is right
+    assert "\n" not in message
+    assert _calls(calls) == []
+
+
+def test_cli_run_of_a_module_raising_at_import_exits_4(
+    cli: Invoke, stock: StockStore, host_module: Callable[[str], tuple[str, Path]]
+) -> None:
+    _, directory = host_module("raise RuntimeError('needs DATABASE_URL')\n")
+    result = cli("--app-path", str(directory), "run", "host_job", url=stock.url)
+    assert result.exit_code == 4, result.output
+    assert "RuntimeError: needs DATABASE_URL" in result.stderr
+    assert "unexpected" not in result.stderr
+
+
+def test_cli_run_of_a_task_calling_sys_exit_exits_1(
+    cli: Invoke, stock: StockStore, host_module: Callable[[str], tuple[str, Path]]
+) -> None:
+    _, directory = host_module("import sys\n\ndef task():\n    sys.exit(3)\n")
+    result = cli("--app-path", str(directory), "run", "host_job", "-o", "json", url=stock.url)
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["succeeded"] is False
 
 
 # -- the seed's table 4.1 -------------------------------------------------------------------
@@ -423,10 +579,18 @@ def test_an_app_factory_that_cannot_be_imported_is_a_conflict(
     jobs: StockStore, repo: JobStoreRepository, calls: Path
 ) -> None:
     service = SchedulerActionsService(
+        repo, load_tasks_file(None), app_factory="wfs_no_such_app_module:create_app"
+    )
+    with pytest.raises(StoreConflictError, match=r"app factory.*wfs_no_such_app.*--app-path"):
+        service.run_job_in_background("app_job")
+    # a missing module inside a package that is found: the path is right, no hint
+    service = SchedulerActionsService(
         repo, load_tasks_file(None), app_factory="tests.no_such_module:create_app"
     )
-    with pytest.raises(StoreConflictError, match=r"app factory .*--app-path"):
+    with pytest.raises(StoreConflictError) as caught:
         service.run_job_in_background("app_job")
+    assert "No module named 'tests.no_such_module'" in str(caught.value)
+    assert "--app-path" not in str(caught.value)
     assert _calls(calls) == []
 
 
@@ -499,3 +663,61 @@ def test_cli_run_app_path_and_app_factory(
     entries = _calls(calls)
     assert entries[0]["args"] == ["from the host module"]
     assert entries[1]["app_name"] == flask_app.APP_NAME
+
+
+# -- wake-up notes ----------------------------------------------------------------------------
+
+
+def test_wake_up_notes_are_one_note_for_every_job_due_before_the_wake_up(
+    service: SchedulerActionsService,
+) -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    planned = datetime(2026, 1, 2, 3, 0, tzinfo=shanghai)  # 2026-01-01T19:00:00+00:00
+    changed = {
+        # 10 min before the wake-up, past a 300 s grace: skipped
+        "b_late": (planned - timedelta(minutes=10), 300),
+        # 2 min before it, within the grace
+        "a_soon": (planned - timedelta(minutes=2), 300),
+        # no grace: runs however late
+        "c_no_grace": (planned - timedelta(hours=1), None),
+        # after the wake-up: the scheduler sees it in time
+        "d_after": (planned + timedelta(minutes=1), 300),
+    }
+
+    notes = service._wake_up_notes(changed, planned.timestamp())
+
+    assert len(notes) == 1
+    [note] = notes
+    assert "'a_soon' (due 2026-01-01T18:58:00+00:00)" in note
+    assert "'b_late' (due 2026-01-01T18:50:00+00:00)" in note
+    assert "'c_no_grace' (due 2026-01-01T18:00:00+00:00)" in note
+    assert "d_after" not in note
+    assert "at 2026-01-01T19:00:00+00:00" in note
+    assert "+08:00" not in note  # one zone throughout
+    assert "wakes" in note
+    assert "whalefall_sched.integration.watch_store" in note
+    misfire = note.split("misfire grace", 1)[1]
+    assert "'b_late'" in misfire
+    assert "a_soon" not in misfire and "c_no_grace" not in misfire
+
+
+def test_wake_up_notes_without_a_planned_wake_up(
+    service: SchedulerActionsService, jobs: StockStore
+) -> None:
+    due = datetime(2026, 1, 2, 3, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    changed: dict[str, tuple[datetime, int | None]] = {
+        job.id: (due, 300) for job in service._repo.list_jobs()
+    }
+
+    [note] = service._wake_up_notes(changed)
+
+    assert "only when a job is added or it restarts" in note
+    assert note.count("(due 2026-01-01T19:00:00+00:00)") == len(changed)
+    assert "watch_store" in note and "misfire grace" in note
+
+
+def test_no_wake_up_note_when_every_job_is_due_after_the_wake_up(
+    service: SchedulerActionsService,
+) -> None:
+    planned = datetime(2026, 1, 2, tzinfo=ZoneInfo("UTC"))
+    assert service._wake_up_notes({"a": (planned + timedelta(seconds=1), 300)}, 0.0) == []

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 import textwrap
+import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +20,7 @@ from tests.conftest import REPO, Invoke, StockStore
 from whalefall_sched.errors import TasksFileError
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
+from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.tasks_file import (
     DEFAULT_MANUAL_KWARGS_IDS,
     DEFAULT_TIMEZONE,
@@ -567,3 +572,101 @@ def test_a_config_file_holds_only_own_keys(
     config.write_text(text, encoding="utf-8")
     with pytest.raises(TasksFileError, match=re.escape(fragment)):
         load_tasks_file(host_2026_01, config)
+
+
+# -- task functions that do not import -----------------------------------------------------------
+
+
+@pytest.fixture
+def task_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Write a module in a directory NOT on sys.path; return (name, directory)."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    names: list[str] = []
+
+    def make(source: str) -> tuple[str, Path]:
+        name = f"wfs_tasks_{uuid.uuid4().hex[:8]}"
+        names.append(name)
+        directory = tmp_path / f"app_{name}"
+        directory.mkdir()
+        (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        return name, directory
+
+    yield make
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+def _one_task(tmp_path: Path, ref: str) -> Path:
+    return _write(
+        tmp_path,
+        f"default_tasks:\n  - {{id: t, function: '{ref}', trigger_type: cron}}\n",
+        f"tasks-{uuid.uuid4().hex[:6]}.yaml",
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "cause"),
+    [
+        ("raise RuntimeError('needs DATABASE_URL')\n", "RuntimeError: needs DATABASE_URL"),
+        ("import sys\nsys.exit('no config')\n", "SystemExit: no config"),
+        (
+            "import wfs_dependency_not_installed\n\ndef task(): pass\n",
+            "ModuleNotFoundError: No module named 'wfs_dependency_not_installed'",
+        ),
+    ],
+    ids=["raises-at-import", "exits-at-import", "missing-dependency"],
+)
+def test_a_module_that_is_found_but_fails_to_import_is_a_problem_of_its_task(
+    tmp_path: Path, task_module: Any, source: str, cause: str
+) -> None:
+    name, directory = task_module(source)
+    tasks = load_tasks_file(_one_task(tmp_path, f"{name}:task"))
+
+    [problem] = tasks.problems(app_paths=[str(directory)])
+
+    assert problem.startswith("task t: cannot import")
+    assert f"{name}:task" in problem
+    assert cause in problem
+    assert "--app-path" not in problem  # the module was found: the path is right
+    assert "--no-verify-imports" in problem
+    assert "\n" not in problem
+
+
+def test_a_module_not_on_the_path_is_a_problem_with_the_app_path_hint(
+    tmp_path: Path, task_module: Any
+) -> None:
+    name, directory = task_module("def task(): pass\n")
+    tasks = load_tasks_file(_one_task(tmp_path, f"{name}:task"))
+
+    [problem] = tasks.problems()
+    assert f"ModuleNotFoundError: No module named {name!r}" in problem
+    assert "--app-path" in problem
+
+    assert tasks.problems(app_paths=[str(directory)]) == []
+
+
+def test_a_missing_attribute_names_the_module_and_attribute(tmp_path: Path) -> None:
+    tasks = load_tasks_file(_one_task(tmp_path, "tests.jobs:absent"))
+    [problem] = tasks.problems()
+    assert "module 'tests.jobs' has no attribute 'absent'" in problem
+    assert "--app-path" not in problem
+
+
+def test_cli_reload_of_a_module_raising_at_import_exits_2_listing_it_under_its_task(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path, task_module: Any
+) -> None:
+    name, directory = task_module("raise RuntimeError('needs DATABASE_URL')\n")
+    path = _one_task(tmp_path, f"{name}:task")
+    argv = ["--tasks", str(path), "--app-path", str(directory), "reload", "--yes"]
+    result = cli(*argv, url=sqlite_stock.url)
+    assert result.exit_code == 2, result.output
+    assert "task t: cannot import" in result.stderr
+    assert "RuntimeError: needs DATABASE_URL" in result.stderr
+    assert "unexpected" not in result.stderr
+    assert sqlite_stock.fingerprint() == "absent"
+
+
+def test_import_ref_resolves_dotted_attributes_and_refuses_a_bad_reference() -> None:
+    assert import_ref("tests.jobs:record.__name__") == "record"
+    with pytest.raises(ImportRefError, match="want 'module:attr'"):
+        import_ref("tests.jobs.record")

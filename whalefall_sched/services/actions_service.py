@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import sys
 import threading
@@ -23,16 +25,40 @@ from whalefall_sched.services.dto import (
     SchedulerJobsReloadResult,
     SchedulerJobsRestoreResult,
 )
+from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.tasks_file import TasksFile
 
 logger = logging.getLogger("whalefall_sched.actions")
 
 #: What a manual run's thread catches and logs instead of propagating (as the seed says).
-BACKGROUND_EXECUTION_EXCEPTIONS: tuple[type[BaseException], ...] = (Exception,)
+#: ``SystemExit`` too: a task calling ``sys.exit()`` failed (APScheduler's executors count
+#: any ``BaseException`` as a job error), and a thread would swallow it silently.
+BACKGROUND_EXECUTION_EXCEPTIONS: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _call(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Call a task function; an ``async def`` one is run to completion in this thread.
+
+    APScheduler's thread pool would leave its coroutine unawaited, but an operator running
+    a job by hand expects it to run.
+    """
+    result = func(*args, **kwargs)
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the task called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -121,7 +147,7 @@ class SchedulerActionsService:
         changed: dict[str, tuple[datetime, int | None]],
         planned: float | None = None,
     ) -> list[str]:
-        """Warn where a running scheduler may wake up too late for a job's new fire time.
+        """One note naming every job due before a running scheduler next wakes, if any.
 
         A scheduler in another process re-reads the store only when it wakes up, at the
         earliest next run time it saw (``planned``: by default the earliest among the
@@ -135,25 +161,33 @@ class SchedulerActionsService:
                 if j.id not in changed and j.next_run_time is not None
             ]
             planned = min(others, default=None)
-        notes = []
+        early: list[str] = []  # "'id' (due <UTC time>)", for every job due before the wake-up
+        skipped: list[str] = []  # the ids a scheduler waking that late would skip
         for job_id, (next_time, grace) in sorted(changed.items()):
             late = (planned - next_time.timestamp()) if planned is not None else None
             if late is not None and late <= 0:
                 continue
-            wake = (
-                f"at {datetime.fromtimestamp(planned, UTC).isoformat()}"
-                if planned is not None
-                else "only when a job is added or it restarts"
+            early.append(f"{job_id!r} (due {_utc(next_time.timestamp())})")
+            # with no planned wake-up, it may be any time: only a job without grace is safe
+            if grace is not None and (late is None or late > grace):
+                skipped.append(repr(job_id))
+        if not early:
+            return []
+        if planned is None:
+            wake = "only when a job is added or it restarts"
+        else:
+            wake = f"at {_utc(planned)}"
+        note = (
+            f"{', '.join(early)} {'is' if len(early) == 1 else 'are'} due before a running "
+            f"scheduler next wakes to re-read the store ({wake}; times in UTC), unless the "
+            "host app uses whalefall_sched.integration.watch_store"
+        )
+        if skipped:
+            note += (
+                f"; a run that late is past the misfire grace of {', '.join(skipped)}, "
+                "so it would be skipped"
             )
-            note = (
-                f"job {job_id!r} is due {next_time.isoformat()}, but a running scheduler "
-                f"re-reads the store when it next wakes ({wake}) unless it uses "
-                "whalefall_sched.integration.watch_store"
-            )
-            if late is None or (grace is not None and late > grace):
-                note += "; a run that late past its misfire grace is skipped"
-            notes.append(note)
-        return notes
+        return [note]
 
     @staticmethod
     def _next_fire_time(job: StoredJob, now: datetime | None) -> datetime:
@@ -237,16 +271,23 @@ class SchedulerActionsService:
         app_context: Callable[[], Any] | None,
     ) -> None:
         start = time.monotonic()
+        completed = False
         try:
             if app_context is None:
-                func(*run.args, **run.kwargs)
+                _call(func, run.args, run.kwargs)
             else:
                 with app_context():
-                    func(*run.args, **run.kwargs)
+                    _call(func, run.args, run.kwargs)
+            completed = True
         except BACKGROUND_EXECUTION_EXCEPTIONS as exc:
             logger.error("manual run of job %s failed", run.job_id, exc_info=True)
-            run.error = f"{type(exc).__name__}: {exc}"
+            run.error = _error_text(exc)
         finally:
+            if not completed and run.error is None:
+                # e.g. KeyboardInterrupt: not caught here, but the run did not succeed
+                kind = sys.exc_info()[0]
+                name = kind.__name__ if kind is not None else "the call"
+                run.error = f"{name}: the task did not complete"
             run.duration = time.monotonic() - start
             run.done.set()
 
@@ -266,6 +307,8 @@ class SchedulerActionsService:
         if not self._app_factory:
             return None
         factory = self._import(self._app_factory, "app factory")
+        if not callable(factory):
+            raise StoreConflictError(f"app factory {self._app_factory!r} is not callable")
 
         @contextmanager
         def enter() -> Iterator[None]:
@@ -276,19 +319,11 @@ class SchedulerActionsService:
         return enter
 
     def _import(self, ref: str, what: str) -> Any:
-        from apscheduler.util import ref_to_obj
-
-        for path in reversed(self._app_paths):
-            if path not in sys.path:
-                sys.path.insert(0, path)
+        """``ref`` imported, or :class:`StoreConflictError` naming the real cause."""
         try:
-            return ref_to_obj(ref)
-        except (ImportError, LookupError, ValueError) as exc:
-            module = ref.split(":", 1)[0]
-            raise StoreConflictError(
-                f"cannot import {what} {ref!r} (module {module!r}: {exc}); pass --app-path "
-                "with the directory holding the host app's code"
-            ) from exc
+            return import_ref(ref, self._app_paths)
+        except ImportRefError as exc:
+            raise StoreConflictError(f"{what}: {exc}") from exc
 
     # -- reload -------------------------------------------------------------------
 
@@ -306,10 +341,7 @@ class SchedulerActionsService:
         every problem, the store untouched). Then one transaction deletes the old jobs
         and writes the new ones; ids present before and after are rewritten in place.
         """
-        for path in reversed(self._app_paths):
-            if path not in sys.path:
-                sys.path.insert(0, path)
-        problems = self._tasks.problems(verify_imports=verify_imports)
+        problems = self._tasks.problems(verify_imports=verify_imports, app_paths=self._app_paths)
         if problems:
             raise TasksFileError(f"tasks file {self._tasks.path} is invalid", problems)
         from apscheduler.util import astimezone

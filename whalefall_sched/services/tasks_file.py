@@ -15,6 +15,7 @@ shape gives only ``id, trigger_type, trigger_params``. Keys added here:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from whalefall_sched.errors import TasksFileError
+from whalefall_sched.services.imports import ImportRefError, import_ref
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 #: The seed's table 4.1: the built-in jobs whose manual run injects manual kwargs.
@@ -83,8 +85,12 @@ class TasksFile:
         """The task with this id, if the file has one."""
         return next((t for t in self.tasks if t.id == task_id), None)
 
-    def problems(self, *, verify_imports: bool = True) -> list[str]:
-        """Every reason this file cannot be reloaded, each prefixed by its task id."""
+    def problems(self, *, verify_imports: bool = True, app_paths: Sequence[str] = ()) -> list[str]:
+        """Every reason this file cannot be reloaded, each prefixed by its task id.
+
+        With ``verify_imports`` each task function is imported (``app_paths`` first on
+        ``sys.path``); whatever its module raises is a problem of that task.
+        """
         found = list(self.parse_problems)
         try:
             from apscheduler.util import astimezone
@@ -94,10 +100,14 @@ class TasksFile:
             found.append(f"timezone: invalid time zone {self.timezone!r} ({exc})")
             return found
         for task in self.tasks:
-            found.extend(f"task {task.id}: {p}" for p in self._task_problems(task, verify_imports))
+            found.extend(
+                f"task {task.id}: {p}" for p in self._task_problems(task, verify_imports, app_paths)
+            )
         return found
 
-    def _task_problems(self, task: TaskSpec, verify_imports: bool) -> list[str]:
+    def _task_problems(
+        self, task: TaskSpec, verify_imports: bool, app_paths: Sequence[str]
+    ) -> list[str]:
         problems: list[str] = []
         if task.func_ref is None:
             if task.function is None:
@@ -113,15 +123,10 @@ class TasksFile:
         elif not _REF.match(task.func_ref):
             problems.append(f"invalid function reference {task.func_ref!r} (want 'module:attr')")
         elif verify_imports:
-            from apscheduler.util import ref_to_obj
-
             try:
-                obj = ref_to_obj(task.func_ref)
-            except (ImportError, LookupError, ValueError) as exc:
-                problems.append(
-                    f"cannot import {task.func_ref!r} ({exc}); pass --app-path with the "
-                    "host app's directory, or --no-verify-imports"
-                )
+                obj = import_ref(task.func_ref, app_paths)
+            except ImportRefError as exc:
+                problems.append(_import_problem_text(exc))
             else:
                 if not callable(obj):
                     problems.append(f"{task.func_ref!r} is not callable")
@@ -182,6 +187,17 @@ class TasksFile:
             "max_instances": self.job_defaults["max_instances"],
             "next_run_time": trigger.get_next_fire_time(None, now),
         }
+
+
+def _import_problem_text(problem: ImportRefError) -> str:
+    """An import problem of a task, with how to get past it when the code is right."""
+    if problem.kind == "module_not_found":
+        return f"{problem}, or --no-verify-imports"
+    if problem.kind == "import_failed":
+        return (
+            f"{problem}; if it imports only in the host app's environment, pass --no-verify-imports"
+        )
+    return str(problem)
 
 
 #: The keys this tool adds to the host's tasks file; a ``--config`` file holds only these.
