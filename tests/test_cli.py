@@ -315,9 +315,15 @@ def test_exit_2_for_an_invalid_tasks_file_lists_every_problem(
     before = sqlite_stock.fingerprint()
     result = cli("--tasks", str(tasks), "reload", "--yes", url=loaded)
     assert result.exit_code == ExitCode.USAGE, result.output
-    line = _assert_one_line_error(result)
-    assert "no_function" in line
-    assert "bad_cron" in line
+    # One Error line, then one line per problem, each naming its task.
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: tasks file tasks.yaml is invalid (2 problems)"
+    assert lines[1].startswith("  - task no_function: no function")
+    assert lines[2].startswith("  - task bad_cron: bad trigger_params")
+    assert len(lines) == 3
+    as_json = cli("--tasks", str(tasks), "reload", "--yes", "-o", "json", url=loaded)
+    error = json.loads(as_json.stdout)["error"]
+    assert error["code"] == "usage" and len(error["problems"]) == 2
     assert sqlite_stock.fingerprint() == before
 
 

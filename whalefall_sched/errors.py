@@ -14,6 +14,10 @@ class WhaleFallSchedError(Exception):
     #: Stable machine-readable code, carried into ``{"error": {"code": ...}}``.
     code = "error"
 
+    def summary(self) -> str:
+        """The message without any list of details."""
+        return str(self.args[0]) if self.args else type(self).__name__
+
 
 class InvalidInputError(WhaleFallSchedError):
     """An option, argument or URL given to the tool is invalid."""
@@ -28,11 +32,16 @@ class TasksFileError(InvalidInputError):
         super().__init__(message)
         self.problems = problems or []
 
+    def summary(self) -> str:
+        """The message with the number of problems."""
+        count = len(self.problems)
+        base = super().summary()
+        return f"{base} ({count} problem{'s' if count != 1 else ''})" if count else base
+
     def __str__(self) -> str:
-        base = super().__str__()
         if not self.problems:
-            return base
-        return base + ": " + "; ".join(self.problems)
+            return self.summary()
+        return self.summary() + ": " + "; ".join(self.problems)
 
 
 class JobNotFoundError(WhaleFallSchedError):

@@ -294,7 +294,9 @@ def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
         code = exit_code_for(exc)
         if settings.debug:
             traceback.print_exc()
-        render_error(exc.code, redact(str(exc), settings.url), code, output)
+        problems = [redact(p, settings.url) for p in getattr(exc, "problems", [])]
+        message = exc.summary() if problems else str(exc)
+        render_error(exc.code, redact(message, settings.url), code, output, problems)
         raise typer.Exit(code) from exc
     except Exception as exc:
         if settings.debug:

@@ -127,11 +127,22 @@ def render(result: Any, output: OutputFormat) -> None:
         raise TypeError(f"no renderer for {type(result).__name__}")
 
 
-def render_error(code: str, message: str, exit_code: int, output: OutputFormat) -> None:
-    """One line on stderr; with ``-o json`` also ``{"error": ...}`` on stdout."""
+def render_error(
+    code: str,
+    message: str,
+    exit_code: int,
+    output: OutputFormat,
+    problems: Sequence[str] = (),
+) -> None:
+    """One ``Error:`` line on stderr (then one line per problem, if a file had several);
+    with ``-o json`` also ``{"error": ...}`` on stdout."""
     if output is OutputFormat.json:
-        print_json({"error": {"code": code, "message": message, "exit_code": exit_code}})
-    sys.stderr.write(f"Error: {message}\n")
+        error: dict[str, Any] = {"code": code, "message": message, "exit_code": exit_code}
+        if problems:
+            error["problems"] = list(problems)
+        print_json({"error": error})
+    lines = [f"Error: {message}", *(f"  - {problem}" for problem in problems)]
+    sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 
 
