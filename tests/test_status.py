@@ -17,6 +17,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tests.conftest import Invoke, StockStore
+from whalefall_sched.repository import JobStoreRepository
+from whalefall_sched.services import SchedulerJobsReadService
+from whalefall_sched.services.read_service import NO_LOCK_NOTE
+from whalefall_sched.services.tasks_file import load_tasks_file
 
 
 @pytest.fixture
@@ -76,8 +80,12 @@ def test_healthy_store_exits_0(cli: Invoke, stock: StockStore, held_lock: Path) 
     assert doc["next_wakeup"] is not None
     if stock.url.startswith("sqlite"):
         assert doc["lock"]["held"] is True and doc["lock"]["pid"] == os.getpid()
+        assert doc["notes"] == []
     else:
         assert doc["lock"] is None
+        # no lock file to look at: said, without degrading the status
+        assert doc["notes"] == [NO_LOCK_NOTE]
+        assert "overdue" in NO_LOCK_NOTE
     assert stock.fingerprint() == before
 
 
@@ -118,6 +126,7 @@ def test_missing_store_is_degraded_and_not_created(cli: Invoke, sqlite_url: str)
     assert code == 4
     assert doc["initialised"] is False
     assert doc["reasons"][0].startswith("job store not initialised at")
+    assert doc["reasons"][0].endswith("; run `whalefall-sched reload` to register the default jobs")
     assert not path.exists()
     assert list(path.parent.iterdir()) == []
 
@@ -129,8 +138,38 @@ def test_unreachable_server_exits_5_with_masked_url(cli: Invoke) -> None:
     doc = json.loads(result.stdout)
     assert doc["reachable"] is False
     assert doc["error"]["code"] == "system_error"
+    assert doc["error"]["exit_code"] == 5
     assert "s3cret" not in result.output
     assert "***" in doc["store"]
+    # the one-line error of every failure, on stderr only: stdout is the status alone
+    assert result.stderr.startswith("Error: ")
+    assert result.stderr.count("\n") == 1
+    assert doc["error"]["message"] in result.stderr
+    assert "s3cret" not in result.stderr
+
+
+def test_unreachable_server_table_output(cli: Invoke) -> None:
+    url = "postgresql+psycopg://operator:s3cret@127.0.0.1:1/x"
+    result = cli("--timeout", "1", "status", url=url)
+    assert result.exit_code == 5
+    assert "unreachable" in result.stdout
+    assert result.stderr.startswith("Error: ")
+    assert "s3cret" not in result.output
+
+
+def test_the_read_service_reports_an_unreachable_store_as_a_status() -> None:
+    repository = JobStoreRepository("postgresql+psycopg://operator:s3cret@127.0.0.1:1/x", timeout=1)
+    try:
+        status = SchedulerJobsReadService(repository, load_tasks_file(None)).status()
+    finally:
+        repository.close()
+    assert status.reachable is False
+    assert status.healthy is False
+    assert status.error is not None
+    assert status.error["code"] == "system_error"
+    assert status.error["exit_code"] == 5
+    assert status.reasons == [status.error["message"]]
+    assert "s3cret" not in status.error["message"]
 
 
 def test_table_output_lists_reasons(cli: Invoke, sqlite_url: str) -> None:

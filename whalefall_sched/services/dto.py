@@ -153,4 +153,7 @@ class StoreStatus(_Dict):
     next_wakeup: str | None
     #: SQLite only: the host app's ``scheduler.lock`` beside the store.
     lock: dict[str, Any] | None = None
+    #: Unreachable only: ``{code, message, exit_code}``, as every command's error.
     error: dict[str, Any] | None = None
+    #: What the operator should know about how health was judged (no effect on it).
+    notes: list[str] = field(default_factory=list)

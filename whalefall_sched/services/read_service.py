@@ -22,6 +22,13 @@ from whalefall_sched.services.triggers import trigger_args, trigger_type
 
 #: A job with no misfire grace counts as overdue once this many seconds late.
 OVERDUE_SLACK = 60
+#: The exit code an unreachable store's status carries (the CLI's ``ExitCode.SYSTEM``).
+UNREACHABLE_EXIT_CODE = 5
+#: Where there is no scheduler lock file to look at (PostgreSQL, MySQL).
+NO_LOCK_NOTE = (
+    "no scheduler lock file on this kind of store: whether a scheduler is processing it "
+    "is judged only by overdue jobs"
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -79,13 +86,32 @@ class SchedulerJobsReadService:
     def status(self, now: datetime | None = None) -> StoreStatus:
         """Reachable, initialised, jobs by state, unreadable and overdue jobs, the lock.
 
-        Raises :class:`StoreSystemError` when the store cannot be reached. Read-only.
+        A store that cannot be reached is a status too: ``reachable`` False, with the
+        ``error`` every command reports (exit code 5). Read-only.
         """
-        now = now or datetime.now(UTC)
+        try:
+            return self._status(now or datetime.now(UTC))
+        except StoreSystemError as exc:
+            message = str(exc)  # the repository's errors mask the URL's password
+            return StoreStatus(
+                store=self._repo.where,
+                reachable=False,
+                initialised=False,
+                healthy=False,
+                reasons=[message],
+                jobs={},
+                unreadable=[],
+                overdue=[],
+                next_wakeup=None,
+                error={"code": exc.code, "message": message, "exit_code": UNREACHABLE_EXIT_CODE},
+            )
+
+    def _status(self, now: datetime) -> StoreStatus:
         where = self._repo.where
         lock = self._repo.scheduler_lock()
         lock_doc = None
         reasons: list[str] = []
+        notes = [NO_LOCK_NOTE] if lock is None else []
         if lock is not None:
             lock_doc = {"path": str(lock.path), "exists": lock.exists, "held": lock.held}
             lock_doc["pid"] = lock.pid
@@ -94,7 +120,11 @@ class SchedulerJobsReadService:
                     f"no process holds {lock.path}: no scheduler is running on this store"
                 )
         if not self._repo.exists():
-            reasons.insert(0, f"job store not initialised at {where}")
+            reasons.insert(
+                0,
+                f"job store not initialised at {where}; "
+                "run `whalefall-sched reload` to register the default jobs",
+            )
             return StoreStatus(
                 store=where,
                 reachable=True,
@@ -106,6 +136,7 @@ class SchedulerJobsReadService:
                 overdue=[],
                 next_wakeup=None,
                 lock=lock_doc,
+                notes=notes,
             )
         rows = self._repo.list_jobs()
         states = [job_state_name(job) for job in rows]
@@ -152,6 +183,7 @@ class SchedulerJobsReadService:
             overdue=overdue,
             next_wakeup=datetime.fromtimestamp(min(times), UTC).isoformat() if times else None,
             lock=lock_doc,
+            notes=notes,
         )
 
     def _item(self, job: StoredJob) -> SchedulerJobListItem:
