@@ -244,7 +244,7 @@ def _verify(
     assert set(target.stock.load()) == ids, "stock APScheduler could not load every row"
     if backup_dir is not None and backup_dir.exists():
         for path in backup_dir.glob("*.json"):  # a finished backup holds every old row
-            rows = JobStoreRepository.read_backup(path)
+            rows = JobStoreRepository(target.stock.url).read_backup(path)
             assert {r.id: (r.next_run_time, r.job_state) for r in rows} == target.old
         if list(backup_dir.glob("*.tmp")):
             notes.append("an unfinished backup .tmp file was left")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 from tests.conftest import Invoke, StockStore
@@ -92,3 +94,46 @@ def test_refuses_without_yes_when_no_terminal(
     assert result.exit_code == 4
     assert "pass --yes" in result.stderr
     assert sqlite_stock.fingerprint() == before
+
+
+def test_a_backup_of_another_table_is_refused(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
+) -> None:
+    _seed(sqlite_stock)
+    backup = _reload(cli, sqlite_stock.url, tmp_path / "backups")
+    before = sqlite_stock.fingerprint()
+    result = cli("--table", "other_jobs", "restore", str(backup), "--yes", url=sqlite_stock.url)
+    assert result.exit_code == 2
+    assert "backup of table 'apscheduler_jobs'" in result.stderr
+    assert sqlite_stock.fingerprint() == before
+
+
+def test_a_backup_holding_an_id_twice_is_refused(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
+) -> None:
+    _seed(sqlite_stock)
+    backup = _reload(cli, sqlite_stock.url, tmp_path / "backups")
+    document = json.loads(backup.read_text())
+    document["rows"].append(document["rows"][0])
+    backup.write_text(json.dumps(document))
+    result = cli("restore", str(backup), "--yes", url=sqlite_stock.url)
+    assert result.exit_code == 2
+    assert "holds id(s) twice: a" in result.stderr
+
+
+def test_backups_go_beside_the_store_readable_by_the_owner_only(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
+) -> None:
+    _seed(sqlite_stock)
+    store_dir = Path(sqlite_stock.url.removeprefix("sqlite:///")).parent
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.chdir(elsewhere)
+    result = cli("reload", "--yes", "-o", "json", url=sqlite_stock.url)
+    assert result.exit_code == 0, result.output
+    backup = Path(json.loads(result.stdout)["backup_path"])
+    assert backup.is_absolute()
+    assert backup.parent == store_dir / "backups"
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backup.parent.stat().st_mode) == 0o700
+    assert not (elsewhere / "userdata").exists()

@@ -26,7 +26,6 @@ from whalefall_sched import __version__
 from whalefall_sched.cli.exit_codes import ExitCode, exit_code_for
 from whalefall_sched.cli.render_types import OutputFormat
 from whalefall_sched.cli.settings import (
-    DEFAULT_BACKUP_DIR,
     DEFAULT_TABLE,
     DEFAULT_URL,
     Settings,
@@ -154,8 +153,12 @@ DryRunOption = Annotated[
     typer.Option("--dry-run", help="Show what would be deleted and written; change nothing."),
 ]
 BackupDirOption = Annotated[
-    Path,
-    typer.Option(help="Where the rows about to be replaced are saved before anything changes."),
+    Path | None,
+    typer.Option(
+        help="Where the rows about to be replaced are saved before anything changes "
+        "[default: backups/ beside a SQLite store, else userdata/backups].",
+        show_default=False,
+    ),
 ]
 NoBackupOption = Annotated[
     bool, typer.Option("--no-backup", help="Do not save the rows about to be replaced.")
@@ -491,7 +494,7 @@ def reload_command(
     *,
     yes: YesOption = False,
     dry_run: DryRunOption = False,
-    backup_dir: BackupDirOption = DEFAULT_BACKUP_DIR,
+    backup_dir: BackupDirOption = None,
     no_backup: NoBackupOption = False,
     verify_imports: Annotated[
         bool,
@@ -512,10 +515,16 @@ def reload_command(
         if not yes:
             _confirm(settings, plan.deleted_count, plan.reloaded_count)
         result = service.reload_jobs(
-            backup_dir=None if no_backup else backup_dir, verify_imports=verify_imports
+            backup_dir=_backup_dir(settings, backup_dir, no_backup), verify_imports=verify_imports
         )
         _render(result, output)
         _notes(result.notes)
+
+
+def _backup_dir(settings: Settings, chosen: Path | None, no_backup: bool) -> Path | None:
+    if no_backup:
+        return None
+    return chosen or settings.repository().default_backup_dir()
 
 
 def _notes(notes: Iterable[str]) -> None:
@@ -538,7 +547,7 @@ def restore_command(
     *,
     yes: YesOption = False,
     dry_run: DryRunOption = False,
-    backup_dir: BackupDirOption = DEFAULT_BACKUP_DIR,
+    backup_dir: BackupDirOption = None,
     no_backup: NoBackupOption = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
@@ -551,7 +560,9 @@ def restore_command(
             return
         if not yes:
             _confirm(settings, plan.deleted_count, plan.restored_count, source=backup)
-        result = service.restore_jobs(backup, backup_dir=None if no_backup else backup_dir)
+        result = service.restore_jobs(
+            backup, backup_dir=_backup_dir(settings, backup_dir, no_backup)
+        )
         _render(result, output)
         _notes(result.notes)
 

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "sqlite:///userdata/scheduler.db"
 DEFAULT_TABLE = "apscheduler_jobs"
-DEFAULT_BACKUP_DIR = Path("userdata/backups")
 
 
 @dataclass

@@ -319,6 +319,11 @@ class JobStoreRepository:
             self._table = store.jobs_t
         return self._table
 
+    def default_backup_dir(self) -> Path:
+        """``backups/`` beside a SQLite store file, else ``userdata/backups``."""
+        path = self.sqlite_path()
+        return path.parent / "backups" if path is not None else Path("userdata/backups")
+
     def _not_initialised(self) -> StoreConflictError:
         return StoreConflictError(
             f"job store not initialised at {self.where}; "
@@ -648,9 +653,8 @@ class JobStoreRepository:
         ]
         return self._replace(rows, backup_dir, attempts)
 
-    @staticmethod
-    def read_backup(path: Path) -> list[StoredJob]:
-        """The rows of a backup file written by a reload (decoded where possible)."""
+    def read_backup(self, path: Path) -> list[StoredJob]:
+        """The rows of a backup of this store's table (decoded where possible)."""
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
@@ -659,8 +663,15 @@ class JobStoreRepository:
             raise InvalidInputError(f"backup {path} is not JSON: {exc}") from exc
         if not isinstance(document, dict) or document.get("format") != BACKUP_FORMAT:
             raise InvalidInputError(f"{path} is not a whalefall-sched backup ({BACKUP_FORMAT})")
+        table, schema = document.get("table"), document.get("schema")
+        if (table, schema) != (self.table_name, self.schema):
+            where = f"{schema}.{table}" if schema else table
+            raise InvalidInputError(
+                f"{path} is a backup of table {where!r}, not of {self.where}; "
+                "pass the matching --table/--schema"
+            )
         try:
-            return [
+            rows = [
                 decode_row(
                     str(row["id"]),
                     None if row["next_run_time"] is None else float(row["next_run_time"]),
@@ -670,6 +681,11 @@ class JobStoreRepository:
             ]
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"backup {path} has a malformed row: {exc}") from exc
+        ids = [row.id for row in rows]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise InvalidInputError(f"backup {path} holds id(s) twice: {', '.join(duplicates)}")
+        return rows
 
     def _replace(
         self,
@@ -795,8 +811,9 @@ class JobStoreRepository:
     def _write_backup(self, rows: list[StoredJob], directory: Path, stamp: str) -> Path:
         """Save raw rows, restorable byte for byte (job_state in base64)."""
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / f"{self.table_name}-{stamp}.json"
+            # Job arguments can hold secrets: only the owner may read the backups.
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = (directory / f"{self.table_name}-{stamp}.json").absolute()
             document = {
                 "format": BACKUP_FORMAT,
                 "created_at": datetime.now(UTC).isoformat(),
@@ -813,7 +830,9 @@ class JobStoreRepository:
                 ],
             }
             tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(document, indent=2, ensure_ascii=False))
             tmp.replace(path)
         except OSError as exc:
             raise StoreSystemError(
