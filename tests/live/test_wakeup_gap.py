@@ -40,7 +40,7 @@ def test_without_watch_store_a_resumed_job_waits_for_the_next_wake_up(
     live_scheduler: StartLive, wfs: Wfs, stock: StockStore
 ) -> None:
     live = live_scheduler(*JOBS)
-    resumed_at = _resume(wfs, stock)
+    _resume(wfs, stock)
 
     # Due a second later, yet the scheduler sleeps until the 60 s job: no run for
     # several seconds (and none of the 60 s job either: it is not its time yet).
@@ -50,7 +50,6 @@ def test_without_watch_store_a_resumed_job_waits_for_the_next_wake_up(
     assert next_run_time is not None
     assert next_run_time < time.time() - 2, "overdue in the store, yet not run"
     assert live.thread_alive()
-    assert resumed_at < time.time()
 
 
 def test_with_watch_store_a_resumed_job_fires_within_the_interval(

@@ -33,6 +33,8 @@ from whalefall_sched.cli.settings import (
 from whalefall_sched.errors import WhaleFallSchedError
 
 PROG = "whalefall-sched"
+#: The shell's convention for a command stopped by Ctrl-C.
+INTERRUPTED = 130
 
 
 class _OneLineErrors(TyperGroup):
@@ -65,9 +67,10 @@ class _OneLineErrors(TyperGroup):
                 print_json({"error": error | {"exit_code": exc.exit_code}})
             click.echo(f"Error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except click.Abort as exc:
             click.echo("Aborted.", err=True)
-            sys.exit(ExitCode.CONFLICT)
+            interrupted = isinstance(exc.__context__, KeyboardInterrupt)
+            sys.exit(INTERRUPTED if interrupted else ExitCode.CONFLICT)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -134,12 +137,13 @@ def _split_paths(values: list[str] | None) -> list[str]:
 
 def _complete_job_id(ctx: click.Context, incomplete: str) -> list[str]:
     """Job ids from the store for TAB completion; silent on any error."""
+    settings = _settings_from(ctx)
     try:
-        settings = _settings_from(ctx)
         ids = [job.id for job in settings.repository().list_jobs()]
-        settings.close()
     except Exception:  # noqa: BLE001 - completion must never print or fail
         return []
+    finally:
+        settings.close()
     return [i for i in ids if i.startswith(incomplete)]
 
 

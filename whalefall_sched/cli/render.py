@@ -181,7 +181,9 @@ def local_time(iso: str | None, now: datetime | None = None) -> str:
         return "-"
     when = datetime.fromisoformat(iso)
     local = when.astimezone()
-    return f"{local:%m-%d %H:%M}\n{time_left(when, now)}"
+    this_year = (now or datetime.now(local.tzinfo)).year
+    shown = f"{local:%m-%d %H:%M}" if local.year == this_year else f"{local:%Y-%m-%d}"
+    return f"{shown}\n{time_left(when, now)}"
 
 
 def _state(state: str) -> str:
