@@ -125,3 +125,12 @@ def test_a_crashed_wal_store_is_read_without_creating_files(
     assert [item["id"] for item in json.loads(result.stdout)] == ["b"]
     assert sorted(p.name for p in crashed.iterdir()) == listing
     assert {p.name: p.read_bytes() for p in crashed.iterdir()} == on_disk
+
+
+def test_ids_are_exact_whatever_the_collation(cli: Invoke, stock: StockStore) -> None:
+    stock.add(dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="sync_accounts"))
+    before = stock.fingerprint()
+    for command in ("get", "pause", "resume", "run"):
+        result = cli(command, "SYNC_ACCOUNTS", url=stock.url)
+        assert result.exit_code == 3, (command, result.output)
+    assert stock.fingerprint() == before

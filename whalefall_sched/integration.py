@@ -16,8 +16,11 @@ Waking costs one ``SELECT`` per job store (the scheduler's own due-job query).
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
+
+logger = logging.getLogger("whalefall_sched.integration")
 
 
 class StoreWatcher:
@@ -54,8 +57,11 @@ class StoreWatcher:
         from apscheduler.schedulers.base import STATE_RUNNING
 
         while not self._stopped.wait(self.interval):
-            if self.scheduler.state == STATE_RUNNING:
-                self.scheduler.wakeup()
+            try:
+                if self.scheduler.state == STATE_RUNNING:
+                    self.scheduler.wakeup()
+            except Exception:  # keep watching: one failed wake-up must not end the thread
+                logger.warning("whalefall-sched could not wake the scheduler", exc_info=True)
 
 
 def watch_store(scheduler: Any, interval: float = 5.0) -> StoreWatcher:

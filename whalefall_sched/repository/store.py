@@ -366,7 +366,12 @@ class JobStoreRepository:
         query = select(t.c.id, t.c.next_run_time, t.c.job_state).order_by(t.c.id)
         if job_id is not None:
             query = query.where(t.c.id == job_id)
-        return [decode_row(r.id, r.next_run_time, r.job_state) for r in conn.execute(query)]
+        # A case-insensitive collation (MariaDB's default) matches 'A' for 'a': ids are exact.
+        return [
+            decode_row(r.id, r.next_run_time, r.job_state)
+            for r in conn.execute(query)
+            if job_id is None or r.id == job_id
+        ]
 
     # -- reading -----------------------------------------------------------
 
@@ -504,7 +509,9 @@ class JobStoreRepository:
         row = conn.execute(
             select(t.c.id, t.c.next_run_time, t.c.job_state).where(t.c.id == job_id)
         ).first()
-        return None if row is None else decode_row(row.id, row.next_run_time, row.job_state)
+        if row is None or row.id != job_id:  # exact, whatever the collation
+            return None
+        return decode_row(row.id, row.next_run_time, row.job_state)
 
     def _current(self, job_id: str) -> StoredJob | None:
         with self._errors(), self._engine("rw").connect() as conn:
