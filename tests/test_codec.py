@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
+import copyreg
 import datetime as dt
 import os
 import pickle
 import re
+import struct
+import subprocess
+import sys
 import uuid
 from collections import OrderedDict
 from decimal import Decimal
@@ -19,6 +24,13 @@ import pytz
 from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
 from apscheduler.triggers.combining import AndTrigger, OrTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.cron.expressions import (
+    AllExpression,
+    LastDayOfMonthExpression,
+    RangeExpression,
+    WeekdayPositionExpression,
+)
+from apscheduler.triggers.cron.fields import BaseField, DayOfMonthField, WeekField
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -415,3 +427,305 @@ def test_crafted_combining_trigger_with_valid_children_decodes() -> None:
     decoded = decode_state(pickle.dumps(_state(trigger=crafted), 4))
     assert type(decoded["trigger"]) is OrTrigger
     assert str(decoded["trigger"]) == "or[cron[hour='4']]"
+
+
+# -- crafted rows: nothing outside the row may change -------------------------------------
+
+FIELDS = b"apscheduler.triggers.cron.fields"
+PYTZ_P: Any = pytz._p  # type: ignore[attr-defined]  # pytz's unpickling helper
+BUILT_CLASSES = (
+    BaseField,
+    WeekField,
+    DayOfMonthField,
+    AllExpression,
+    RangeExpression,
+    WeekdayPositionExpression,
+    LastDayOfMonthExpression,
+    CronTrigger,
+)
+
+
+def _global(module: bytes, name: bytes) -> bytes:
+    return b"c" + module + b"\n" + name + b"\n"
+
+
+def _str(text: bytes) -> bytes:
+    return b"X" + struct.pack("<I", len(text)) + text
+
+
+def _then_real_state(prefix: bytes) -> bytes:
+    """``prefix`` (which leaves nothing on the stack) followed by a valid job state."""
+    return prefix + pickle.dumps(_state(trigger=CronTrigger(hour=3, timezone="UTC")), 2)
+
+
+def _build_on(target: bytes, state: bytes) -> bytes:
+    """A row that first runs BUILD on ``target`` with ``state``, then holds a valid state."""
+    return _then_real_state(b"\x80\x02" + target + state + b"b0")
+
+
+def _class_vars() -> list[dict[str, Any]]:
+    return [dict(vars(cls)) for cls in BUILT_CLASSES]
+
+
+POISON = _build_on(
+    _global(FIELDS, b"BaseField"),
+    b"N}" + _str(b"__str__") + _global(b"pytz", b"_UTC") + b"s\x86",
+)
+
+
+def test_the_class_poisoning_row_is_real() -> None:
+    # In a separate process: plain pickle replaces BaseField.__str__ for good.
+    script = (
+        "import pickle, sys, pytz\n"
+        "from apscheduler.triggers.cron.fields import BaseField\n"
+        "state = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(state['id'], BaseField.__str__ is pytz._UTC)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=POISON, capture_output=True, check=True
+    )
+    assert done.stdout.decode().split() == ["job", "True"]
+
+
+def test_class_poisoning_row_is_unreadable_and_changes_nothing() -> None:
+    before = _class_vars()
+    with pytest.raises(
+        UnreadableStateError,
+        match=re.escape("setting attributes of class apscheduler.triggers.cron.fields.BaseField"),
+    ):
+        decode_state(POISON)
+    assert _class_vars() == before
+    decoded = decode_state(pickle.dumps(_state(trigger=CronTrigger(hour=3, timezone="UTC"))))
+    assert str(decoded["trigger"]) == "cron[hour='3']"
+
+
+@pytest.mark.parametrize(
+    ("target", "state"),
+    [
+        pytest.param(
+            _global(FIELDS, b"BaseField"), b"N}" + _str(b"REAL") + b"\x89s\x86", id="slot-plain"
+        ),
+        pytest.param(_global(FIELDS, b"BaseField"), b"}" + _str(b"REAL") + b"\x89s", id="dict"),
+        pytest.param(
+            _global(b"apscheduler.triggers.cron.expressions", b"AllExpression"),
+            b"N}" + _str(b"value_re") + b"Ns\x86",
+            id="expression",
+        ),
+        pytest.param(
+            _global(b"apscheduler.triggers.cron", b"CronTrigger"),
+            b"N}" + _str(b"FIELD_NAMES") + b")s\x86",
+            id="trigger",
+        ),
+        pytest.param(
+            _global(b"apscheduler.triggers.combining", b"OrTrigger"),
+            b"N}" + _str(b"get_next_fire_time") + b"Ns\x86",
+            id="combining",
+        ),
+    ],
+)
+def test_build_on_a_class_is_refused(target: bytes, state: bytes) -> None:
+    before = _class_vars()
+    with pytest.raises(UnreadableStateError, match="setting attributes of class apscheduler"):
+        decode_state(_build_on(target, state))
+    assert _class_vars() == before
+
+
+@pytest.mark.parametrize(
+    ("target", "kind"),
+    [
+        pytest.param(_global(b"pytz", b"_p"), "callable _p", id="function"),
+        pytest.param(
+            _global(b"builtins", b"getattr"), "callable _restricted_getattr", id="getattr"
+        ),
+        pytest.param(_global(b"_codecs", b"encode"), "callable _codecs_encode", id="stand-in"),
+        pytest.param(
+            _global(b"builtins", b"getattr")
+            + _global(b"zoneinfo", b"ZoneInfo")
+            + _str(b"_unpickle")
+            + b"\x86R",
+            "callable ZoneInfo._unpickle",
+            id="bound-classmethod",
+        ),
+        pytest.param(_global(b"pytz", b"_UTC") + b")R", "time zone UTC", id="pytz-utc-singleton"),
+        pytest.param(
+            _global(b"pytz", b"_p") + _str(b"Europe/Berlin") + b"\x85R",
+            "time zone Europe/Berlin",
+            id="pytz-cached-zone",
+        ),
+        pytest.param(
+            _global(b"zoneinfo._zoneinfo", b"ZoneInfo") + _str(b"UTC") + b"\x85R",
+            "time zone UTC",
+            id="cached-zoneinfo",
+        ),
+    ],
+)
+def test_build_on_functions_and_shared_zones_is_refused(target: bytes, kind: str) -> None:
+    before = (dict(vars(pytz.utc)), dict(vars(PYTZ_P)), pytz.timezone("Europe/Berlin").zone)
+    with pytest.raises(UnreadableStateError, match=f"setting attributes of {kind}"):
+        decode_state(_build_on(target, b"}" + _str(b"zone") + _str(b"Mars/Olympus") + b"s"))
+    after = (dict(vars(pytz.utc)), dict(vars(PYTZ_P)), pytz.timezone("Europe/Berlin").zone)
+    assert after == before
+
+
+@pytest.mark.parametrize("key", [b"__class__", b"__setstate__", b"__dict__", b"__reduce_ex__"])
+@pytest.mark.parametrize("slot", [True, False], ids=["slot-state", "dict-state"])
+def test_build_with_a_dunder_key_is_refused(key: bytes, slot: bool) -> None:
+    fresh = (
+        _global(b"copyreg", b"_reconstructor")
+        + _global(b"apscheduler.triggers.cron.expressions", b"AllExpression")
+        + _global(b"builtins", b"object")
+        + b"N\x87R"
+    )
+    pairs = b"}" + _str(key) + _global(FIELDS, b"BaseField") + b"s"
+    state = b"N" + pairs + b"\x86" if slot else pairs
+    with pytest.raises(UnreadableStateError, match=re.escape(f"state key {key.decode()!r}")):
+        decode_state(_build_on(fresh, state))
+
+
+@pytest.mark.parametrize(
+    ("opcodes", "refused"),
+    [
+        pytest.param(_str(b"REAL") + b"\x89s", "SETITEM on a type", id="setitem"),
+        pytest.param(b"(" + _str(b"REAL") + b"\x89u", "SETITEMS on a type", id="setitems"),
+        pytest.param(b"Na", "APPEND on a type", id="append"),
+        pytest.param(b"(Ne", "APPENDS on a type", id="appends"),
+        pytest.param(b"(N\x90", "ADDITEMS on a type", id="additems"),
+    ],
+)
+def test_container_opcodes_on_a_class_are_refused(opcodes: bytes, refused: str) -> None:
+    before = _class_vars()
+    row = _then_real_state(b"\x80\x04" + _global(FIELDS, b"BaseField") + opcodes + b"0")
+    with pytest.raises(UnreadableStateError, match=refused):
+        decode_state(row)
+    assert _class_vars() == before
+
+
+@pytest.mark.parametrize("opcode", [b"\x82\x01", b"\x83\x01\x00", b"\x84\x01\x00\x00\x00"])
+def test_extension_codes_are_refused(opcode: bytes) -> None:
+    # Even one registered and cached process-wide (which would skip find_class).
+    copyreg.add_extension("os", "system", 1)
+    copyreg._extension_cache[1] = os.system  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(UnreadableStateError, match="extension codes are not allowed"):
+            decode_state(b"\x80\x02" + opcode + b".")
+    finally:
+        copyreg.remove_extension("os", "system", 1)
+
+
+@pytest.mark.parametrize(
+    ("cls", "base", "refused"),
+    [
+        pytest.param(OrderedDict, set, "with base <class 'set'>", id="base-set"),
+        pytest.param(PYTZ_P, object, "of <function _p", id="cls-function"),
+    ],
+)
+def test_reconstructor_only_builds_plain_classes_on_object(
+    cls: Any, base: type, refused: str
+) -> None:
+    reconstructor = copyreg._reconstructor  # type: ignore[attr-defined]
+    data = pickle.dumps(_state(args=(_Reduce(reconstructor, cls, base, None),)), 2)
+    with pytest.raises(UnreadableStateError, match=re.escape(f"_reconstructor {refused}")):
+        decode_state(data)
+
+
+# -- crafted rows: resource limits --------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_bytes_and_bytearrays_still_decode(protocol: int) -> None:
+    values = {"b": b"\x00\xff", "empty_b": b"", "ba": bytearray(b"\x00\xff"), "empty": bytearray()}
+    decoded = decode_state(pickle.dumps(_state(kwargs=values), protocol))
+    assert decoded["kwargs"] == values
+    assert type(decoded["kwargs"]["ba"]) is bytearray
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize(
+    ("payload", "refused"),
+    [
+        pytest.param(_Reduce(bytearray, 10**8), r"bytearray\(\) of anything", id="bytearray-int"),
+        pytest.param(_Reduce(bytearray, "ab", "hex"), r"bytearray\(\) of", id="bytearray-codec"),
+        pytest.param(_Reduce(bytes, 10**8), r"bytes\(\) with arguments", id="bytes-int"),
+        pytest.param(
+            _Reduce(codecs.encode, b"ab", "hex"), "encode to 'hex' is not", id="codecs-hex"
+        ),
+    ],
+)
+def test_allocating_calls_are_refused(payload: _Reduce, refused: str, protocol: int) -> None:
+    with pytest.raises(UnreadableStateError, match=refused):
+        decode_state(pickle.dumps(_state(args=(payload,)), protocol))
+
+
+def test_a_bytearray8_longer_than_the_row_is_refused() -> None:
+    # The stock unpicklers allocate the announced 3 GB before reading it.
+    data = b"\x80\x05\x96" + struct.pack("<Q", 3_000_000_000) + b"ab."
+    with pytest.raises(UnreadableStateError, match="BYTEARRAY8 of 3000000000 bytes in 14"):
+        decode_state(data)
+
+
+def test_an_oversize_job_state_is_refused() -> None:
+    decode_state(pickle.dumps(_state(args=("x" * (3 * 2**20),))))
+    data = pickle.dumps(_state(args=("x" * (4 * 2**20),)))
+    with pytest.raises(
+        UnreadableStateError, match=f"job_state is {len(data)} bytes, over the 4 MiB limit"
+    ):
+        decode_state(data)
+
+
+def _with_raw_arg(opcodes: bytes) -> bytes:
+    """A protocol 2 job state whose only arg is the value ``opcodes`` build."""
+    marker = b"RAW-ARG-MARKER"
+    data = pickle.dumps(_state(args=(marker.decode(),)), 2)
+    assert data.count(_str(marker)) == 1
+    return data.replace(_str(marker), opcodes)
+
+
+def test_deep_nesting_is_refused_without_recursion_error() -> None:
+    depth = 100_000
+    data = _with_raw_arg(b"]" * depth + b"a" * (depth - 1))
+    nested = pickle.loads(data)["args"][0]  # stock pickle builds it (iteratively)
+    with pytest.raises(RecursionError):
+        repr(nested)
+    with pytest.raises(UnreadableStateError, match="nests deeper than 64 levels"):
+        decode_state(data)
+
+
+def test_nesting_up_to_the_limit_decodes() -> None:
+    depth = 60  # the state dict and the args tuple are two more levels
+    data = _with_raw_arg(b"]" * depth + b"a" * (depth - 1))
+    expected: list[Any] = []
+    for _ in range(depth - 1):
+        expected = [expected]
+    assert decode_state(data)["args"][0] == expected
+
+
+def test_class_references_are_not_looked_into() -> None:
+    state = _state(args=(CronTrigger, BaseField, dt.datetime, OrderedDict))
+    assert decode_state(pickle.dumps(state))["args"] == state["args"]
+
+
+def test_a_value_containing_itself_is_refused() -> None:
+    with pytest.raises(UnreadableStateError, match="contains itself"):
+        decode_state(_with_raw_arg(b"]q\xf0h\xf0a"))
+
+
+def test_too_many_values_are_refused() -> None:
+    decode_state(pickle.dumps(_state(args=[None] * 90_000)))
+    with pytest.raises(UnreadableStateError, match="more than 100000 values"):
+        decode_state(pickle.dumps(_state(args=[None] * 100_000)))
+
+
+def test_a_small_row_expanding_to_many_values_is_refused() -> None:
+    shared: list[Any] = [1]
+    for _ in range(40):
+        shared = [shared, shared]
+    data = pickle.dumps(_state(args=(shared,)))
+    assert len(data) < 1000
+    with pytest.raises(UnreadableStateError, match="more than 100000 values"):
+        decode_state(data)
+
+
+def test_an_int_too_long_to_print_is_refused() -> None:
+    assert decode_state(pickle.dumps(_state(args=(10**4000,))))["args"] == (10**4000,)
+    with pytest.raises(UnreadableStateError, match="int of 16610 bits, too long to print"):
+        decode_state(pickle.dumps(_state(args=(10**5000,))))
