@@ -35,6 +35,23 @@ MYSQL_ADMIN_URL = os.environ.get(
 )
 REQUIRE_DBS = os.environ.get("WHALEFALL_SCHED_REQUIRE_DBS") == "1"
 BACKENDS = ("sqlite", "postgres", "mysql")
+#: The host API's list-item fields: a contract of `list -o json` and of list_jobs().
+HOST_LIST_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "description",
+        "next_run_time",
+        "last_run_time",
+        "trigger_type",
+        "trigger_args",
+        "state",
+        "is_builtin",
+        "func",
+        "args",
+        "kwargs",
+    }
+)
 
 _server_checked: dict[str, str | None] = {}
 

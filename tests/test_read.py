@@ -26,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Invoke, StockStore
+from tests.conftest import HOST_LIST_FIELDS, Invoke, StockStore
 from whalefall_sched.errors import JobNotFoundError
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.repository.codec import decode_state, encode_state
@@ -217,23 +217,9 @@ def test_list_jobs_sorted_by_id_with_the_host_api_fields(
     items = service.list_jobs()
     ids = [item.id for item in items]
     assert ids == sorted(EXPECTED_TYPES)
-    host_fields = {
-        "id",
-        "name",
-        "description",
-        "next_run_time",
-        "last_run_time",
-        "trigger_type",
-        "trigger_args",
-        "state",
-        "is_builtin",
-        "func",
-        "args",
-        "kwargs",
-    }
     for item in items:
         document = item.to_dict()
-        assert host_fields <= document.keys()
+        assert document.keys() >= HOST_LIST_FIELDS
         assert document["last_run_time"] is None
         assert document["trigger_type"] == EXPECTED_TYPES[item.id]
         json.dumps(document)  # plain JSON data
