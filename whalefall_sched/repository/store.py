@@ -201,7 +201,7 @@ class JobStoreRepository:
         except ArgumentError as exc:
             raise InvalidInputError(
                 f"invalid store URL {mask_url(self.url)!r}; want e.g. "
-                "sqlite:///userdata/scheduler.db or postgresql+psycopg://user:pw@host/db"
+                "sqlite:///userdata/scheduler.db or postgresql+psycopg://user@host/db"
             ) from exc
 
     def sqlite_path(self) -> Path | None:
@@ -453,7 +453,9 @@ class JobStoreRepository:
         if rows is None:
             raise self._not_initialised()
         if not rows:
-            raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
+            raise JobNotFoundError(
+                f"job {job_id!r} not found in {self.where}; `whalefall-sched list` shows the ids"
+            )
         return rows[0]
 
     def scheduler_lock(self, name: str = "scheduler.lock") -> SchedulerLock | None:
@@ -601,7 +603,9 @@ class JobStoreRepository:
                 raise self._not_initialised()
             job = self._read_row(conn, job_id)
         if job is None:
-            raise JobNotFoundError(f"job {job_id!r} not found in {self.where}")
+            raise JobNotFoundError(
+                f"job {job_id!r} not found in {self.where}; `whalefall-sched list` shows the ids"
+            )
         if job.state is None:
             raise StoreConflictError(
                 f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); left unchanged"
