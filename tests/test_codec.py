@@ -95,8 +95,22 @@ def _trusted_load(data: bytes) -> Any:
 
 
 def _canonical(value: Any) -> bytes:
-    """Comparable bytes of a decoded state (triggers have no ``__eq__``)."""
-    return pickle.dumps(value, 4)
+    """Comparable bytes of a decoded state (triggers have no ``__eq__``).
+
+    Sets are sorted first: two equal sets built in a different order can iterate,
+    and so pickle, differently.
+    """
+
+    def ordered(item: Any) -> Any:
+        if isinstance(item, set | frozenset):
+            return (type(item).__name__, sorted((ordered(i) for i in item), key=repr))
+        if isinstance(item, dict):
+            return type(item)((k, ordered(v)) for k, v in item.items())
+        if isinstance(item, list | tuple):
+            return type(item)(ordered(i) for i in item)
+        return item
+
+    return pickle.dumps(ordered(value), 4)
 
 
 @pytest.fixture

@@ -349,7 +349,9 @@ class JobStoreRepository:
                 ) from exc
             if any(fragment in detail.lower() for fragment in _TRANSIENT):
                 raise _TransientError(f"job store {self.where}: {detail}") from exc
-            raise StoreSystemError(f"job store {self.where}: {detail}") from exc
+            raise StoreSystemError(
+                f"job store {self.where}: {detail} (check the server, --url and --timeout)"
+            ) from exc
         except SQLAlchemyError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise StoreSystemError(f"job store {self.where}: {redact(first, self.url)}") from exc

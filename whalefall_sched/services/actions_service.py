@@ -24,6 +24,7 @@ from whalefall_sched.services.dto import (
     ManualRunResult,
     SchedulerJobsReloadResult,
     SchedulerJobsRestoreResult,
+    iso,
 )
 from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.tasks_file import TasksFile
@@ -34,10 +35,6 @@ logger = logging.getLogger("whalefall_sched.actions")
 #: ``SystemExit`` too: a task calling ``sys.exit()`` failed (APScheduler's executors count
 #: any ``BaseException`` as a job error), and a thread would swallow it silently.
 BACKGROUND_EXECUTION_EXCEPTIONS: tuple[type[BaseException], ...] = (Exception, SystemExit)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _call(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
@@ -130,7 +127,7 @@ class SchedulerActionsService:
                 "resume",
                 False,
                 STATE_RUNNING,
-                _iso(current.get("next_run_time")),
+                iso(current.get("next_run_time")),
                 "already running",
             )
         after = outcome.after.state or {}
@@ -139,7 +136,7 @@ class SchedulerActionsService:
         if next_time is not None:
             notes += self._wake_up_notes({job_id: (next_time, after.get("misfire_grace_time"))})
         return JobActionResult(
-            job_id, "resume", True, STATE_RUNNING, _iso(next_time), "resumed", notes
+            job_id, "resume", True, STATE_RUNNING, iso(next_time), "resumed", notes
         )
 
     def _wake_up_notes(

@@ -12,6 +12,11 @@ STATE_PAUSED = "STATE_PAUSED"
 STATE_UNREADABLE = "STATE_UNREADABLE"
 
 
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with its offset, or None."""
+    return value.isoformat() if value is not None else None
+
+
 def jsonable(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
     """``value`` as plain JSON data (job args may hold datetimes, sets, bytes...)."""
     if value is None or isinstance(value, bool | int | float | str):

@@ -16,6 +16,7 @@ from whalefall_sched.services.dto import (
     SchedulerJobDetail,
     SchedulerJobListItem,
     StoreStatus,
+    iso,
 )
 from whalefall_sched.services.tasks_file import TasksFile
 from whalefall_sched.services.triggers import trigger_args, trigger_type
@@ -29,10 +30,6 @@ NO_LOCK_NOTE = (
     "no scheduler lock file on this kind of store: whether a scheduler is processing it "
     "is judged only by overdue jobs"
 )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def job_state_name(job: StoredJob) -> str:
@@ -212,7 +209,7 @@ class SchedulerJobsReadService:
         return SchedulerJobListItem(
             **common,
             name=state.get("name"),
-            next_run_time=_iso(state.get("next_run_time")),
+            next_run_time=iso(state.get("next_run_time")),
             trigger_type=trigger_type(trigger),
             trigger_args=trigger_args(trigger),
             func=state["func"],
