@@ -59,7 +59,8 @@ class _OneLineErrors(TyperGroup):
         try:
             rv = call()
         except click.ClickException as exc:
-            hint = f" (see `{PROG} --help`)" if isinstance(exc, click.UsageError) else ""
+            where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else PROG
+            hint = f" (see `{where} --help`)" if isinstance(exc, click.UsageError) else ""
             if _wants_json(args):
                 from whalefall_sched.cli.render import print_json
 

@@ -671,7 +671,10 @@ class JobStoreRepository:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise InvalidInputError(f"cannot read backup {path}: {exc.strerror or exc}") from exc
+            raise InvalidInputError(
+                f"cannot read backup {path}: {exc.strerror or exc} "
+                f"(reload saves them in {self.default_backup_dir().absolute()})"
+            ) from exc
         except ValueError as exc:
             raise InvalidInputError(f"backup {path} is not JSON: {exc}") from exc
         if not isinstance(document, dict) or document.get("format") != BACKUP_FORMAT:
