@@ -28,8 +28,7 @@ import sqlalchemy as sa
 from tests.conftest import REPO, Invoke, StockStore
 from tests.fault_log import FaultLog
 from whalefall_sched.errors import StoreSystemError
-from whalefall_sched.repository import JobStoreRepository
-from whalefall_sched.repository.store import StoredJob
+from whalefall_sched.repository import JobStoreRepository, StoredJob, writes
 
 #: Kill runs per backend (the issue asks for at least 20); seed of their random moments.
 KILL_RUNS = int(os.environ.get("WHALEFALL_SCHED_KILL_RUNS", "24"))
@@ -546,20 +545,21 @@ def test_server_gone_between_read_and_write_modify(
 
 
 def _sabotage_once(
-    monkeypatch: pytest.MonkeyPatch, name: str, url: str, *, on_call: int = 1
+    monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, url: str, *, on_call: int = 1
 ) -> list[int]:
-    """Make ``JobStoreRepository.<name>`` end the store's sessions on its n-th call."""
-    original = getattr(JobStoreRepository, name)
+    """Make ``owner.<name>`` (a method or a module function) end the store's sessions on
+    its n-th call, then do its work."""
+    original = getattr(owner, name)
     calls: list[int] = []
     killed: list[int] = []
 
-    def wrapper(self: JobStoreRepository, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         if len(calls) == on_call:
             killed.append(_kill_sessions(url))
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(JobStoreRepository, name, wrapper)
+    monkeypatch.setattr(owner, name, wrapper)
     return killed
 
 
@@ -575,7 +575,7 @@ def test_server_gone_between_read_and_write_cli(
 ) -> None:
     stock.add(*GONE_JOBS, dict(GONE_JOBS[0], id="paused_job", next_run_time=None))
     before = stock.raw()
-    killed = _sabotage_once(monkeypatch, "_cas_write", store_url)
+    killed = _sabotage_once(monkeypatch, JobStoreRepository, "_cas_write", store_url)
     job_id = "job_2" if command == "pause" else "paused_job"
     result = cli("--timeout", "2", command, job_id, url=store_url)
     lines = result.stderr.strip().splitlines()
@@ -611,7 +611,7 @@ def test_server_gone_inside_the_reload_transaction(
     before = stock.raw()
     tasks = _tasks_file(tmp_path, 4)
     with monkeypatch.context() as patch:
-        killed = _sabotage_once(patch, "_cas", store_url, on_call=on_call)
+        killed = _sabotage_once(patch, writes, "cas", store_url, on_call=on_call)
         result = cli(
             "--timeout", "2", "--tasks", str(tasks), "reload", "--yes", "--no-backup", url=store_url
         )

@@ -20,8 +20,7 @@ import pytest
 
 from tests.conftest import TIMEZONE, Invoke, StockStore
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError
-from whalefall_sched.repository import JobStoreRepository, StoredJob
-from whalefall_sched.repository.store import CAS_ATTEMPTS
+from whalefall_sched.repository import CAS_ATTEMPTS, JobStoreRepository, StoredJob
 from whalefall_sched.services import SchedulerActionsService
 from whalefall_sched.services.tasks_file import load_tasks_file
 

@@ -17,8 +17,7 @@ import sqlalchemy as sa
 
 from tests.conftest import TIMEZONE, Invoke, StockStore
 from whalefall_sched.errors import StoreConflictError, TasksFileError
-from whalefall_sched.repository import JobStoreRepository
-from whalefall_sched.repository.store import CAS_ATTEMPTS
+from whalefall_sched.repository import CAS_ATTEMPTS, JobStoreRepository, backups, writes
 from whalefall_sched.services import SchedulerActionsService
 from whalefall_sched.services.tasks_file import TasksFile, load_tasks_file
 
@@ -288,8 +287,8 @@ def test_reload_replaces_every_job_by_the_enabled_tasks(
 
     assert sorted(result.deleted) == OLD_IDS
     assert result.deleted_count == len(OLD_IDS)
-    assert result.reloaded == ENABLED
-    assert result.reloaded_count == len(ENABLED)
+    assert result.written == ENABLED
+    assert result.written_count == len(ENABLED)
     assert result.dry_run is False
     assert result.backup_path is None
     assert sorted(old.raw()) == sorted(ENABLED)
@@ -445,8 +444,8 @@ def test_dry_run_changes_nothing(
     result = service.reload_jobs(dry_run=True, backup_dir=tmp_path / "backups")
     assert result.dry_run is True
     assert sorted(result.deleted) == OLD_IDS
-    assert result.reloaded == ENABLED
-    assert (result.deleted_count, result.reloaded_count) == (len(OLD_IDS), len(ENABLED))
+    assert result.written == ENABLED
+    assert (result.deleted_count, result.written_count) == (len(OLD_IDS), len(ENABLED))
     assert old.fingerprint() == fingerprint
     assert not (tmp_path / "backups").exists()
 
@@ -455,7 +454,7 @@ def test_dry_run_does_not_create_a_missing_store(sqlite_stock: StockStore, tmp_p
     service = SchedulerActionsService(JobStoreRepository(sqlite_stock.url), _tasks(tmp_path))
     result = service.reload_jobs(dry_run=True)
     assert result.deleted == []
-    assert result.reloaded == ENABLED
+    assert result.written == ENABLED
     assert sqlite_stock.fingerprint() == "absent"
 
 
@@ -491,22 +490,22 @@ def test_a_reload_interrupted_at_its_first_insert_leaves_the_old_jobs_intact(
     # ... and were rolled back
     assert old.raw() == before
     # the store is usable afterwards
-    assert service.reload_jobs().reloaded == ENABLED
+    assert service.reload_jobs().written == ENABLED
 
 
 def test_a_reload_interrupted_after_its_first_deletion_leaves_the_old_jobs_intact(
     old: StockStore, service: SchedulerActionsService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = old.raw()
-    original = JobStoreRepository._cas
+    original = writes.cas
     done: list[str] = []
 
-    def cas_then_fail(self: JobStoreRepository, conn: Any, statement: Any, job: Any) -> None:
-        original(self, conn, statement, job)
+    def cas_then_fail(conn: Any, table: Any, statement: Any, job: Any) -> None:
+        original(conn, table, statement, job)
         done.append(job.id)
         raise InjectedError("interrupted after one deletion")
 
-    monkeypatch.setattr(JobStoreRepository, "_cas", cas_then_fail)
+    monkeypatch.setattr(writes, "cas", cas_then_fail)
     with pytest.raises(InjectedError):
         service.reload_jobs(backup_dir=None)
 
@@ -523,7 +522,7 @@ def test_the_bundled_tasks_file_reloads_on_an_empty_store_and_runs(
     service = SchedulerActionsService(JobStoreRepository(stock.url), load_tasks_file(None))
     result = service.reload_jobs()
     assert result.deleted == []
-    assert result.reloaded == [
+    assert result.written == [
         "sync_accounts",
         "cleanup_logs",
         "monitor_partition_health",
@@ -585,25 +584,25 @@ def test_a_row_changed_during_reload_is_re_read_and_backed_up_as_changed(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = JobStoreRepository._write_backup
+    original = backups.write_backup
     other = old.scheduler()
     attempts: list[int] = []
 
-    def backup_then_change(self: JobStoreRepository, rows: Any, directory: Path, stamp: str) -> Any:
-        path = original(self, rows, directory, stamp)
+    def backup_then_change(rows: Any, directory: Path, stamp: str, **where: Any) -> Any:
+        path = original(rows, directory, stamp, **where)
         attempts.append(len(rows))
         if len(attempts) == 1:  # another writer changes a row after our read
             other.modify_job("old_job", name="renamed by another writer")
         return path
 
-    monkeypatch.setattr(JobStoreRepository, "_write_backup", backup_then_change)
+    monkeypatch.setattr(backups, "write_backup", backup_then_change)
     try:
         result = service.reload_jobs(backup_dir=tmp_path / "backups")
     finally:
         other.shutdown(wait=False)
 
     assert len(attempts) == 2  # the first transaction lost the race and was retried
-    assert result.reloaded == ENABLED
+    assert result.written == ENABLED
     assert sorted(old.raw()) == sorted(ENABLED)
     assert result.backup_path is not None
     document = json.loads(Path(result.backup_path).read_text(encoding="utf-8"))
@@ -619,17 +618,17 @@ def test_a_store_that_keeps_changing_during_reload_is_a_conflict_and_nothing_is_
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = JobStoreRepository._write_backup
+    original = backups.write_backup
     other = old.scheduler()
     written: list[dict[str, tuple[float | None, bytes]]] = []
 
-    def backup_then_change(self: JobStoreRepository, rows: Any, directory: Path, stamp: str) -> Any:
-        path = original(self, rows, directory, stamp)
+    def backup_then_change(rows: Any, directory: Path, stamp: str, **where: Any) -> Any:
+        path = original(rows, directory, stamp, **where)
         other.modify_job("old_job", name=f"other writer #{len(written) + 1}")
         written.append(old.raw())
         return path
 
-    monkeypatch.setattr(JobStoreRepository, "_write_backup", backup_then_change)
+    monkeypatch.setattr(backups, "write_backup", backup_then_change)
     try:
         with pytest.raises(StoreConflictError, match="changed by another process"):
             service.reload_jobs(backup_dir=tmp_path / "backups")

@@ -289,7 +289,7 @@ def test_the_2026_01_file_with_functions_reloads(
     tasks = load_tasks_file(_with_functions(tmp_path, host_2026_01, FUNCTIONS_2026_01))
     service = SchedulerActionsService(JobStoreRepository(sqlite_stock.url), tasks)
     result = service.reload_jobs()
-    assert result.reloaded_count == 5
+    assert result.written_count == 5
     loaded = sqlite_stock.load()
     assert {job_id: job.name for job_id, job in loaded.items()} == {
         "sync_accounts": "账户同步",

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -31,6 +31,10 @@ from whalefall_sched.cli.settings import (
     Settings,
 )
 from whalefall_sched.errors import WhaleFallSchedError
+
+if TYPE_CHECKING:
+    from whalefall_sched.services.actions_service import Replacement, SchedulerActionsService
+    from whalefall_sched.services.dto import SchedulerJobsReloadResult
 
 PROG = "whalefall-sched"
 #: The shell's convention for a command stopped by Ctrl-C.
@@ -513,17 +517,17 @@ def reload_command(
     """Remove every job, then register the enabled default tasks: all or nothing."""
     with _guard(ctx, output) as settings:
         service = settings.actions_service()
-        plan = service.reload_jobs(dry_run=True, verify_imports=verify_imports)
-        if dry_run:
-            _render(plan, output)
-            return
-        if not yes:
-            _confirm(settings, plan.deleted_count, plan.reloaded_count)
-        result = service.reload_jobs(
-            backup_dir=_backup_dir(settings, backup_dir, no_backup), verify_imports=verify_imports
+        plan = service.plan_reload(verify_imports=verify_imports)
+        _replace(
+            settings,
+            service,
+            plan,
+            yes=yes,
+            dry_run=dry_run,
+            backup_dir=backup_dir,
+            no_backup=no_backup,
+            output=output,
         )
-        _render(result, output)
-        _notes(result.notes)
 
 
 def _backup_dir(settings: Settings, chosen: Path | None, no_backup: bool) -> Path | None:
@@ -559,35 +563,59 @@ def restore_command(
     """Put back the rows a reload removed, byte for byte: all or nothing."""
     with _guard(ctx, output) as settings:
         service = settings.actions_service()
-        plan = service.restore_jobs(backup, dry_run=True)
-        if dry_run:
-            _render(plan, output)
-            return
-        if not yes:
-            _confirm(settings, plan.deleted_count, plan.restored_count, source=backup)
-        result = service.restore_jobs(
-            backup, backup_dir=_backup_dir(settings, backup_dir, no_backup)
+        plan = service.plan_restore(backup)
+        _replace(
+            settings,
+            service,
+            plan,
+            yes=yes,
+            dry_run=dry_run,
+            backup_dir=backup_dir,
+            no_backup=no_backup,
+            output=output,
         )
-        _render(result, output)
-        _notes(result.notes)
 
 
-def _confirm(settings: Settings, deleted: int, written: int, source: Path | None = None) -> None:
+def _replace(
+    settings: Settings,
+    service: SchedulerActionsService,
+    plan: Replacement,
+    *,
+    yes: bool,
+    dry_run: bool,
+    backup_dir: Path | None,
+    no_backup: bool,
+    output: OutputFormat,
+) -> None:
+    """The body of reload and restore: preview, confirm, replace, report."""
+    preview = service.preview(plan)
+    if dry_run:
+        _render(preview, output)
+        return
+    if not yes:
+        _confirm(settings, preview, plan.origin)
+    result = service.apply(plan, backup_dir=_backup_dir(settings, backup_dir, no_backup))
+    _render(result, output)
+    _notes(result.notes)
+
+
+def _confirm(settings: Settings, preview: SchedulerJobsReloadResult, origin: str) -> None:
     """Ask before replacing every job; refuse (exit 4) where there is no terminal to ask on."""
     from whalefall_sched.errors import StoreConflictError
 
-    action = "restore" if source is not None else "reload"
+    action = "reload" if preview.restored_from is None else "restore"
     if not sys.stdin.isatty():
         raise StoreConflictError(
             f"{action} deletes every job and needs confirmation; no terminal to ask on, "
             "so nothing was changed (pass --yes)"
         )
     where = settings.repository().where
-    origin = source if source is not None else settings.tasks().path
-    verb = "restore" if source is not None else "register"
-    if not typer.confirm(
-        f"Delete {deleted} job(s) in {where} and {verb} {written} from {origin}?", err=True
-    ):
+    verb = "register" if preview.restored_from is None else "restore"
+    question = (
+        f"Delete {preview.deleted_count} job(s) in {where} and {verb} "
+        f"{preview.written_count} from {origin}?"
+    )
+    if not typer.confirm(question, err=True):
         raise StoreConflictError(f"{action} not confirmed; nothing was changed")
 
 

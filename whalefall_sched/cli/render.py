@@ -22,7 +22,6 @@ from whalefall_sched.services.dto import (
     SchedulerJobDetail,
     SchedulerJobListItem,
     SchedulerJobsReloadResult,
-    SchedulerJobsRestoreResult,
     StoreStatus,
 )
 
@@ -118,9 +117,7 @@ def render(result: Any, output: OutputFormat) -> None:
     elif isinstance(result, ManualRunResult):
         _render_run(console, result)
     elif isinstance(result, SchedulerJobsReloadResult):
-        _render_reload(console, result)
-    elif isinstance(result, SchedulerJobsRestoreResult):
-        _render_restore(console, result)
+        _render_replacement(console, result)
     elif isinstance(result, StoreStatus):
         _render_status(console, result)
     else:  # pragma: no cover - every result type is listed above
@@ -312,37 +309,22 @@ def _render_run(console: Console, result: ManualRunResult) -> None:
         )
 
 
-def _render_reload(console: Console, result: SchedulerJobsReloadResult) -> None:
-    _render_replacement(
-        console, result.deleted, ("Reloaded", result.reloaded), result.dry_run, result.backup_path
+def _render_replacement(console: Console, result: SchedulerJobsReloadResult) -> None:
+    """The deleted ids and the written ids (reloaded or restored), one table each."""
+    prefix = "Would be " if result.dry_run else ""
+    tables = (
+        (f"{prefix}Deleted", result.deleted),
+        (f"{prefix}{result.verb.capitalize()}", result.written),
     )
-
-
-def _render_restore(console: Console, result: SchedulerJobsRestoreResult) -> None:
-    _render_replacement(
-        console, result.deleted, ("Restored", result.restored), result.dry_run, result.backup_path
-    )
-
-
-def _render_replacement(
-    console: Console,
-    deleted: list[str],
-    written: tuple[str, list[str]],
-    dry_run: bool,
-    backup_path: str | None,
-) -> None:
-    """The deleted ids and the written ids, one table each, with their counts."""
-    label, ids = written
-    prefix = "Would be " if dry_run else ""
-    for title, rows in ((f"{prefix}Deleted", deleted), (f"{prefix}{label}", ids)):
+    for title, rows in tables:
         table = _table("ID", title=f"{title.capitalize()} ({len(rows)})")
         for job_id in rows:
             table.add_row(_escape(job_id))
         console.print(table)
-    if dry_run:
+    if result.dry_run:
         console.print("Dry run: nothing changed.", style="dim")
-    if backup_path:
-        console.print(f"Backup of the removed rows: {_escape(backup_path)}", soft_wrap=True)
+    if result.backup_path:
+        console.print(f"Backup of the removed rows: {_escape(result.backup_path)}", soft_wrap=True)
 
 
 def _yes(value: bool | None) -> str:

@@ -1,17 +1,25 @@
-"""Repository layer: the only code that runs SQL or (un)pickles ``job_state``."""
+"""Repository layer: the only code that runs SQL or (un)pickles ``job_state``.
 
+``JobStoreRepository`` (store.py) is the facade the services use; the modules beside it
+each do one job: connection.py, sqlite_files.py, rows.py, due_row_guard.py, writes.py,
+backups.py and codec.py.
+"""
+
+from whalefall_sched.repository.rows import StoredJob, encode_row
+from whalefall_sched.repository.sqlite_files import SchedulerLock
 from whalefall_sched.repository.store import (
+    CAS_ATTEMPTS,
     JobStoreRepository,
     ModifyOutcome,
     ReplaceOutcome,
-    SchedulerLock,
-    StoredJob,
 )
 
 __all__ = [
+    "CAS_ATTEMPTS",
     "JobStoreRepository",
     "ModifyOutcome",
     "ReplaceOutcome",
     "SchedulerLock",
     "StoredJob",
+    "encode_row",
 ]

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError, TasksFileError
-from whalefall_sched.repository import JobStoreRepository, StoredJob
+from whalefall_sched.repository import JobStoreRepository, StoredJob, encode_row
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
     JobActionResult,
     ManualRunResult,
     SchedulerJobsReloadResult,
-    SchedulerJobsRestoreResult,
     iso,
 )
 from whalefall_sched.services.imports import ImportRefError, import_ref
@@ -56,6 +55,17 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit: the task called sys.exit({exc.code!r})"
     return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A planned replacement of every job: the rows to write and where they come from."""
+
+    rows: list[StoredJob]
+    #: What the rows come from, for a prompt: the tasks file or the backup file.
+    origin: str
+    #: The backup file of a restore; None for a reload.
+    restored_from: str | None = None
 
 
 @dataclass
@@ -322,7 +332,65 @@ class SchedulerActionsService:
         except ImportRefError as exc:
             raise StoreConflictError(f"{what}: {exc}") from exc
 
-    # -- reload -------------------------------------------------------------------
+    # -- reload and restore: one replacement, two sources ------------------------------
+
+    def plan_reload(
+        self, *, verify_imports: bool = True, now: datetime | None = None
+    ) -> Replacement:
+        """The rows a reload would write: the enabled default tasks, validated once.
+
+        The tasks file is validated completely first (:class:`TasksFileError` lists
+        every problem); nothing is read from or written to the store.
+        """
+        problems = self._tasks.problems(verify_imports=verify_imports, app_paths=self._app_paths)
+        if problems:
+            raise TasksFileError(f"tasks file {self._tasks.path} is invalid", problems)
+        from apscheduler.util import astimezone
+
+        now = now or datetime.now(astimezone(self._tasks.timezone))
+        states = [self._tasks.job_state(t, now) for t in self._tasks.tasks if t.enabled]
+        return Replacement([encode_row(state) for state in states], origin=str(self._tasks.path))
+
+    def plan_restore(self, source: Path) -> Replacement:
+        """The rows a restore would write: a reload backup's, read once, byte for byte."""
+        rows = self._repo.read_backup(source)
+        return Replacement(rows, origin=str(source), restored_from=str(source))
+
+    def preview(self, plan: Replacement) -> SchedulerJobsReloadResult:
+        """What ``plan`` would delete and write (a dry run); changes nothing."""
+        old = self._repo.list_jobs(missing_ok=True)
+        return SchedulerJobsReloadResult(
+            deleted=[job.id for job in old],
+            written=[row.id for row in plan.rows],
+            dry_run=True,
+            restored_from=plan.restored_from,
+        )
+
+    def apply(self, plan: Replacement, *, backup_dir: Path | None) -> SchedulerJobsReloadResult:
+        """Replace every job by ``plan``'s rows in one transaction: all or nothing.
+
+        Ids present before and after are rewritten in place; the old rows are saved to
+        ``backup_dir`` first, so the replacement can itself be restored.
+        """
+        outcome = self._repo.replace_all(plan.rows, backup_dir=backup_dir)
+        notes = list(outcome.notes)
+        if outcome.removed:  # with no old jobs, no scheduler can be waiting on this store
+            planned = min(
+                (job.next_run_time for job in outcome.removed if job.next_run_time), default=None
+            )
+            new_times = {
+                row.id: (row.state["next_run_time"], row.state.get("misfire_grace_time"))
+                for row in outcome.written
+                if row.state is not None and row.state.get("next_run_time") is not None
+            }
+            notes += self._wake_up_notes(new_times, planned)
+        return SchedulerJobsReloadResult(
+            deleted=[job.id for job in outcome.removed],
+            written=[job.id for job in outcome.written],
+            backup_path=str(outcome.backup_path) if outcome.backup_path else None,
+            notes=notes,
+            restored_from=plan.restored_from,
+        )
 
     def reload_jobs(
         self,
@@ -332,75 +400,13 @@ class SchedulerActionsService:
         verify_imports: bool = True,
         now: datetime | None = None,
     ) -> SchedulerJobsReloadResult:
-        """Replace every job by the enabled default tasks, all or nothing.
-
-        The tasks file is validated completely first (:class:`TasksFileError` lists
-        every problem, the store untouched). Then one transaction deletes the old jobs
-        and writes the new ones; ids present before and after are rewritten in place.
-        """
-        problems = self._tasks.problems(verify_imports=verify_imports, app_paths=self._app_paths)
-        if problems:
-            raise TasksFileError(f"tasks file {self._tasks.path} is invalid", problems)
-        from apscheduler.util import astimezone
-
-        now = now or datetime.now(astimezone(self._tasks.timezone))
-        states = [self._tasks.job_state(t, now) for t in self._tasks.tasks if t.enabled]
-        new_ids = [s["id"] for s in states]
-        if dry_run:
-            old = self._repo.list_jobs(missing_ok=True)
-            return SchedulerJobsReloadResult(
-                deleted=[j.id for j in old],
-                reloaded=new_ids,
-                deleted_count=len(old),
-                reloaded_count=len(new_ids),
-                dry_run=True,
-            )
-        outcome = self._repo.replace_all(states, backup_dir=backup_dir)
-        planned = min((j.next_run_time for j in outcome.removed if j.next_run_time), default=None)
-        new_times = {
-            s["id"]: (s["next_run_time"], s.get("misfire_grace_time"))
-            for s in states
-            if s["next_run_time"] is not None
-        }
-        notes = list(outcome.notes)
-        if outcome.removed:  # with no old jobs, no scheduler can be waiting on this store
-            notes += self._wake_up_notes(new_times, planned)
-        return SchedulerJobsReloadResult(
-            deleted=[j.id for j in outcome.removed],
-            reloaded=[j.id for j in outcome.written],
-            deleted_count=len(outcome.removed),
-            reloaded_count=len(outcome.written),
-            backup_path=str(outcome.backup_path) if outcome.backup_path else None,
-            notes=notes,
-        )
-
-    # -- restore ------------------------------------------------------------------
+        """Replace every job by the enabled default tasks (or show what would change)."""
+        plan = self.plan_reload(verify_imports=verify_imports, now=now)
+        return self.preview(plan) if dry_run else self.apply(plan, backup_dir=backup_dir)
 
     def restore_jobs(
         self, source: Path, *, dry_run: bool = False, backup_dir: Path | None = None
-    ) -> SchedulerJobsRestoreResult:
-        """Replace every job by the rows of a reload backup, byte for byte; all or nothing.
-
-        The current rows are themselves backed up first, so a restore can be undone.
-        """
-        rows = self._repo.read_backup(source)
-        if dry_run:
-            old = self._repo.list_jobs(missing_ok=True)
-            return SchedulerJobsRestoreResult(
-                source=str(source),
-                deleted=[j.id for j in old],
-                restored=[r.id for r in rows],
-                deleted_count=len(old),
-                restored_count=len(rows),
-                dry_run=True,
-            )
-        outcome = self._repo.restore_backup(source, backup_dir=backup_dir)
-        return SchedulerJobsRestoreResult(
-            source=str(source),
-            deleted=[j.id for j in outcome.removed],
-            restored=[j.id for j in outcome.written],
-            deleted_count=len(outcome.removed),
-            restored_count=len(outcome.written),
-            backup_path=str(outcome.backup_path) if outcome.backup_path else None,
-            notes=list(outcome.notes),
-        )
+    ) -> SchedulerJobsReloadResult:
+        """Replace every job by the rows of a reload backup (or show what would change)."""
+        plan = self.plan_restore(source)
+        return self.preview(plan) if dry_run else self.apply(plan, backup_dir=backup_dir)

@@ -115,29 +115,53 @@ class ManualRunResult(_Dict):
 
 @dataclass(frozen=True)
 class SchedulerJobsReloadResult(_Dict):
-    """Outcome of a reload (or of its dry run)."""
+    """Outcome of replacing every job (or of its dry run): a reload, or a restore.
 
+    A restore is a reload whose rows come from a backup file (``restored_from``); its
+    JSON says ``source``/``restored``/``restored_count`` where a reload's says
+    ``reloaded``/``reloaded_count``.
+    """
+
+    #: Ids of the jobs the replacement removes or rewrites (all the old ones).
     deleted: list[str]
-    reloaded: list[str]
-    deleted_count: int
-    reloaded_count: int
+    #: Ids of the jobs it writes.
+    written: list[str]
     dry_run: bool = False
     backup_path: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: The backup file of a restore; None for a reload.
+    restored_from: str | None = None
 
+    @property
+    def deleted_count(self) -> int:
+        """How many jobs the replacement removes or rewrites."""
+        return len(self.deleted)
 
-@dataclass(frozen=True)
-class SchedulerJobsRestoreResult(_Dict):
-    """Outcome of restoring a reload's backup (or of its dry run)."""
+    @property
+    def written_count(self) -> int:
+        """How many jobs it writes."""
+        return len(self.written)
 
-    source: str
-    deleted: list[str]
-    restored: list[str]
-    deleted_count: int
-    restored_count: int
-    dry_run: bool = False
-    backup_path: str | None = None
-    notes: list[str] = field(default_factory=list)
+    @property
+    def verb(self) -> str:
+        """``reloaded`` or ``restored``: the JSON key of the written ids."""
+        return "reloaded" if self.restored_from is None else "restored"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document: the same keys, in the same order, as before the merge."""
+        document: dict[str, Any] = {}
+        if self.restored_from is not None:
+            document["source"] = self.restored_from
+        document |= {
+            "deleted": list(self.deleted),
+            self.verb: list(self.written),
+            "deleted_count": len(self.deleted),
+            f"{self.verb}_count": len(self.written),
+            "dry_run": self.dry_run,
+            "backup_path": self.backup_path,
+            "notes": list(self.notes),
+        }
+        return document
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,238 @@
+"""How the repository reaches a store: the URL, one engine per access mode, the dialect's
+session settings, the job table's definition, and database errors turned into the core's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from whalefall_sched.errors import (
+    InvalidInputError,
+    StoreConflictError,
+    StoreSystemError,
+    WhaleFallSchedError,
+)
+from whalefall_sched.masking import authority, mask_url, redact
+from whalefall_sched.repository.sqlite_files import idle_wal_database
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine, Table
+    from sqlalchemy.engine import URL
+
+#: ``ro`` reads only (never creates the SQLite file), ``rw`` writes an existing store,
+#: ``rwc`` may create the SQLite file (a reload or restore into an empty place).
+Mode = Literal["ro", "rw", "rwc"]
+
+#: Fragments of driver messages for transactions the database aborted on its own.
+_TRANSIENT = (
+    "deadlock",  # PostgreSQL 40P01, MySQL/MariaDB 1213
+    "lock timeout",  # PostgreSQL 55P03 (lock_timeout)
+    "could not serialize",  # PostgreSQL 40001
+    "lock wait timeout",  # MySQL/MariaDB 1205
+)
+
+
+class TransientError(StoreConflictError):
+    """The database aborted a transaction that is worth retrying (deadlock, serialization)."""
+
+
+class StoreConnection:
+    """Engines, table and error translation for one job table at one URL."""
+
+    def __init__(
+        self, url: str, *, table: str, schema: str | None = None, timeout: float = 5.0
+    ) -> None:
+        self.url = url
+        self.table_name = table
+        self.schema = schema
+        #: Seconds to wait for a connection (or, on SQLite, for another writer's lock).
+        self.timeout = timeout
+        self._engines: dict[str, Engine] = {}
+        self._table: Table | None = None
+
+    @property
+    def where(self) -> str:
+        """The store's location for messages, password masked."""
+        qualified = f"{self.schema}.{self.table_name}" if self.schema else self.table_name
+        return f"{mask_url(self.url)} (table {qualified})"
+
+    def parsed_url(self) -> URL:
+        """The URL as SQLAlchemy reads it; :class:`InvalidInputError` if it cannot."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if authority(self.url).count("@") > 1:
+            raise InvalidInputError(
+                f"invalid store URL {mask_url(self.url)!r}: percent-encode '@' in the "
+                "user name or password as %40"
+            )
+        try:
+            return make_url(self.url)
+        except ArgumentError as exc:
+            raise InvalidInputError(
+                f"invalid store URL {mask_url(self.url)!r}; want e.g. "
+                "sqlite:///userdata/scheduler.db or postgresql+psycopg://user@host/db"
+            ) from exc
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite store, None for other stores or in-memory ones."""
+        url = self.parsed_url()
+        if not url.drivername.startswith("sqlite"):
+            return None
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        return Path(database)
+
+    def not_initialised(self) -> StoreConflictError:
+        """The error for a store whose file or table does not exist."""
+        return StoreConflictError(
+            f"job store not initialised at {self.where}; "
+            "run `whalefall-sched reload` to register the default jobs"
+        )
+
+    # -- engines -----------------------------------------------------------
+
+    def engine(self, mode: Mode) -> Engine:
+        """An engine for ``mode``; one per mode (servers share one for writing)."""
+        path = self.sqlite_path()
+        key = mode if path is not None or mode == "ro" else "rw"
+        if key not in self._engines:
+            url = self.parsed_url()
+            if path is not None:
+                url, connect_args, session_sql = self._sqlite_settings(url, path, mode)
+            else:
+                connect_args, session_sql = self._server_settings(url, mode)
+            self._engines[key] = self._create_engine(url, connect_args, session_sql)
+        return self._engines[key]
+
+    def _sqlite_settings(
+        self, url: URL, path: Path, mode: Mode
+    ) -> tuple[URL, dict[str, Any], list[str]]:
+        """Open the file by URI in ``mode``: ``ro`` never creates it, ``rwc`` may."""
+        from urllib.parse import quote
+
+        if mode == "rwc":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise self.not_initialised()
+        uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
+        if mode == "ro" and idle_wal_database(path):
+            # A read-only connection to a WAL database that nobody has open would
+            # create -wal and -shm files; with nobody to change it, read it as is.
+            uri += "&immutable=1"
+        url = url.set(database=uri, query={**url.query, "uri": "true"})
+        return url, {"timeout": self.timeout}, []
+
+    def _server_settings(self, url: URL, mode: Mode) -> tuple[dict[str, Any], list[str]]:
+        """Bounded connects and lock waits; read-only sessions for reads."""
+        connect_args: dict[str, Any] = {}
+        session_sql: list[str] = []
+        wait_s = max(1, round(self.timeout))
+        if url.drivername.startswith("postgresql"):
+            connect_args["connect_timeout"] = wait_s
+            # A row locked by another transaction fails after --timeout (retried, then a
+            # conflict) instead of hanging.
+            options = [f"-c lock_timeout={wait_s * 1000}"]
+            if mode == "ro":
+                options.append("-c default_transaction_read_only=on")
+            if url.drivername != "postgresql+pg8000":
+                connect_args["options"] = " ".join(options)
+        elif url.drivername.startswith(("mysql", "mariadb")):
+            connect_args["connect_timeout"] = wait_s
+            session_sql.append(f"SET SESSION innodb_lock_wait_timeout = {wait_s}")
+            if mode == "ro":
+                session_sql.append("SET SESSION TRANSACTION READ ONLY")
+            if url.drivername.endswith("pymysql"):
+                # PyMySQL's connect_timeout covers only the TCP connect: the handshake that
+                # follows (and every reply) waits read_timeout, unbounded by default, so a
+                # server that accepts and never answers would hang the command forever.
+                # It outlasts the lock wait, so a lock wait ends as a lock error.
+                connect_args["read_timeout"] = wait_s + 2
+        return connect_args, session_sql
+
+    def _create_engine(
+        self, url: URL, connect_args: dict[str, Any], session_sql: list[str]
+    ) -> Engine:
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            engine = create_engine(url, connect_args=connect_args, pool_pre_ping=False)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise InvalidInputError(
+                f"cannot use store URL {mask_url(self.url)!r}: {redact(str(exc), self.url)}; "
+                "use sqlite:///..., postgresql+psycopg://... (extra 'postgres') or "
+                "mysql+pymysql://... (extra 'mysql')"
+            ) from exc
+        if session_sql:
+
+            @event.listens_for(engine, "connect")
+            def _session(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                for statement in session_sql:
+                    cursor.execute(statement)
+                cursor.close()
+
+        return engine
+
+    def close(self) -> None:
+        """Release every connection pool."""
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
+    # -- the table -----------------------------------------------------------
+
+    @property
+    def table(self) -> Table:
+        """The job table, defined by stock APScheduler itself so the schema always matches."""
+        if self._table is None:
+            from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+            from sqlalchemy import create_engine
+
+            # No connection is made: the store only needs an engine object to build its Table.
+            store = SQLAlchemyJobStore(
+                engine=create_engine("sqlite://"),
+                tablename=self.table_name,
+                tableschema=self.schema,
+            )
+            self._table = store.jobs_t
+        return self._table
+
+    def has_table(self, conn: Connection) -> bool:
+        """Whether the job table exists (creates nothing)."""
+        from sqlalchemy import inspect
+
+        return inspect(conn).has_table(self.table_name, schema=self.schema)
+
+    # -- errors --------------------------------------------------------------
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turn database errors into the core's errors, with the URL masked."""
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+        try:
+            yield
+        except WhaleFallSchedError:
+            raise
+        except DBAPIError as exc:
+            lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+            detail = redact(lines[0] if lines else type(exc.orig or exc).__name__, self.url)
+            if "database is locked" in detail:
+                raise StoreConflictError(
+                    f"job store {self.where} stayed locked by another writer for "
+                    f"{self.timeout:g}s; nothing written, try again"
+                ) from exc
+            if any(fragment in detail.lower() for fragment in _TRANSIENT):
+                raise TransientError(f"job store {self.where}: {detail}") from exc
+            raise StoreSystemError(
+                f"job store {self.where}: {detail} (check the server, --url and --timeout)"
+            ) from exc
+        except SQLAlchemyError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreSystemError(f"job store {self.where}: {redact(first, self.url)}") from exc
