@@ -116,6 +116,7 @@ def test_sqlite_lock_not_held_is_degraded(
         "exists": True,
         "held": False,
         "pid": 4242,
+        "problem": None,
     }
     assert any("no scheduler is running" in r for r in doc["reasons"])
 

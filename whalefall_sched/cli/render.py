@@ -337,7 +337,7 @@ def _lock_text(lock: dict[str, Any]) -> str:
     elif lock["held"]:
         held = f"held by pid {lock['pid']}"
     elif lock["held"] is None:
-        held = "cannot tell (no /proc/locks)"
+        held = f"cannot tell ({_escape(lock.get('problem') or 'no /proc/locks')})"
     else:
         held = "not held" + (f" (last pid {lock['pid']})" if lock["pid"] else "")
     return f"{_escape(lock['path'])}: {held}"

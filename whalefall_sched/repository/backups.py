@@ -7,8 +7,10 @@ table and schema, and each row's three columns (``job_state`` in base64).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,35 +34,55 @@ def write_backup(
 
     ``store`` is the store's masked URL. Job arguments can hold secrets, hence the modes.
     """
+    path = (directory / f"{table}-{stamp}.json").absolute()
+    document = {
+        "format": BACKUP_FORMAT,
+        "created_at": datetime.now(UTC).isoformat(),
+        "store": store,
+        "table": table,
+        "schema": schema,
+        "rows": [
+            {
+                "id": row.id,
+                "next_run_time": row.next_run_time,
+                "job_state": base64.b64encode(row.job_state).decode("ascii"),
+            }
+            for row in rows
+        ],
+    }
+    data = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
+    tmp: Path | None = None
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = (directory / f"{table}-{stamp}.json").absolute()
-        document = {
-            "format": BACKUP_FORMAT,
-            "created_at": datetime.now(UTC).isoformat(),
-            "store": store,
-            "table": table,
-            "schema": schema,
-            "rows": [
-                {
-                    "id": row.id,
-                    "next_run_time": row.next_run_time,
-                    "job_state": base64.b64encode(row.job_state).decode("ascii"),
-                }
-                for row in rows
-            ],
-        }
-        tmp = path.with_suffix(".json.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(document, indent=2, ensure_ascii=False))
+        # A fresh name, created exclusively and never through a symlink (mkstemp uses
+        # O_EXCL | O_NOFOLLOW, mode 0600): nothing planted in the directory is written.
+        fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=directory)
+        tmp = Path(name)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # rename replaces whatever is at the final name (a symlink too) without following it
         tmp.replace(path)
+        tmp = None
     except OSError as exc:
         raise StoreSystemError(
             f"cannot write the backup under {directory}: {exc.strerror or exc}; "
             "nothing changed (use --backup-dir or --no-backup)"
         ) from exc
+    finally:
+        if tmp is not None:  # e.g. the disk filled up (ENOSPC): leave no partial file
+            with contextlib.suppress(OSError):
+                tmp.unlink()
     return path
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (``os.write`` may write fewer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def read_backup(

@@ -5,7 +5,8 @@ recover in place, and the host app's ``scheduler.lock``, read without taking it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,16 +82,22 @@ def read_recovered_copy(
             engine.dispose()
 
 
+#: A lock file holds a pid: more than this is not read.
+LOCK_READ_LIMIT = 64
+
+
 @dataclass(frozen=True)
 class SchedulerLock:
     """The host app's scheduler lock file beside a SQLite store."""
 
     path: Path
     exists: bool
-    #: True/False from the kernel's lock table; None where it cannot be read.
+    #: True/False from the kernel's lock table; None where it cannot be told.
     held: bool | None
     #: The holder's pid (or, when not held, the pid recorded in the file).
     pid: int | None
+    #: Why ``held`` is None, when the lock file itself is the reason.
+    problem: str | None = None
 
 
 def probe_scheduler_lock(lock: Path) -> SchedulerLock:
@@ -99,23 +106,45 @@ def probe_scheduler_lock(lock: Path) -> SchedulerLock:
     Taking the lock, even for an instant, could make a starting host app believe another
     scheduler runs.
     """
-    try:
-        st = lock.stat()
-        pid_text = lock.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return SchedulerLock(lock, exists=False, held=False, pid=None)
+    read = _read_lock_file(lock)
+    if isinstance(read, SchedulerLock):
+        return read
+    st, pid_text = read
     recorded = int(pid_text) if pid_text.isdigit() else None
     key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     try:
         lines = Path("/proc/locks").read_text(encoding="utf-8").splitlines()
     except OSError:
         return SchedulerLock(lock, exists=True, held=None, pid=recorded)
-    holders = [int(f[4]) for f in _fields(lines) if len(f) > 5 and f[5] == key]
+    holders = [int(f[4]) for f in (line.split() for line in lines) if len(f) > 5 and f[5] == key]
     if holders:
         return SchedulerLock(lock, exists=True, held=True, pid=holders[0])
     return SchedulerLock(lock, exists=True, held=False, pid=recorded)
 
 
-def _fields(lines: list[str]) -> Iterator[list[str]]:
-    for line in lines:
-        yield line.split()
+def _read_lock_file(lock: Path) -> tuple[os.stat_result, str] | SchedulerLock:
+    """The lock file's identity and text, or the finished answer when it cannot be read.
+
+    Only a regular file is read, without blocking and at most ``LOCK_READ_LIMIT`` bytes:
+    a FIFO or a device planted at the lock's path can neither hang nor flood the probe.
+    """
+
+    def unknown(problem: str) -> SchedulerLock:
+        return SchedulerLock(lock, exists=True, held=None, pid=None, problem=problem)
+
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        return SchedulerLock(lock, exists=False, held=False, pid=None)
+    except OSError as exc:
+        return unknown(f"cannot open it: {exc.strerror or exc}")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return unknown("not a regular file: not read")
+        text = os.read(fd, LOCK_READ_LIMIT).decode("utf-8", errors="replace").strip()
+    except OSError as exc:
+        return unknown(f"cannot read it: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
+    return st, text

@@ -111,7 +111,12 @@ class SchedulerJobsReadService:
         notes = [NO_LOCK_NOTE] if lock is None else []
         if lock is not None:
             lock_doc = {"path": str(lock.path), "exists": lock.exists, "held": lock.held}
-            lock_doc["pid"] = lock.pid
+            lock_doc |= {"pid": lock.pid, "problem": lock.problem}
+            if lock.problem:
+                notes.append(
+                    f"{lock.path}: {lock.problem}; whether a scheduler is processing this "
+                    "store is judged only by overdue jobs"
+                )
             if lock.held is False:
                 reasons.append(
                     f"no process holds {lock.path}: no scheduler is running on this store"
