@@ -10,12 +10,13 @@ from pathlib import Path
 from tests.conftest import Invoke, StockStore
 
 
-def _seed(stock: StockStore) -> None:
+def _seed(stock: StockStore, *, corrupt: bool = False) -> None:
     stock.add(
         dict(func="tests.jobs:record", trigger="cron", hour=3, week="*/2", id="a", name="A"),
         dict(func="tests.jobs:record", trigger="interval", minutes=7, id="b", kwargs={"x": 1}),
     )
-    stock.insert_raw("corrupt", b"\x80\x05not really", 12.5)
+    if corrupt:
+        stock.insert_raw("corrupt", b"\x80\x05not really", 12.5)
 
 
 def _reload(cli: Invoke, url: str, backups: Path) -> Path:
@@ -44,14 +45,36 @@ def test_restore_puts_back_every_row_byte_for_byte(
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["restored"] == ["a", "b", "corrupt"]
-    assert doc["restored_count"] == 3
+    assert doc["restored"] == ["a", "b"]
+    assert doc["restored_count"] == 2
     assert doc["deleted_count"] == 5  # the bundled example's five jobs
     assert stock.raw() == before
     # The rows the restore replaced were saved too, so the restore can be undone.
     assert Path(doc["backup_path"]).parent == tmp_path / "b2"
     undo = json.loads(Path(doc["backup_path"]).read_text())
     assert len(undo["rows"]) == 5
+
+
+def test_a_backup_with_an_undecodable_row_is_refused_unless_it_is_left_out(
+    cli: Invoke, stock: StockStore, tmp_path: Path
+) -> None:
+    _seed(stock, corrupt=True)
+    before = stock.raw()
+    backup = _reload(cli, stock.url, tmp_path / "backups")  # the backup holds the bad row
+    after_reload = stock.raw()
+
+    refused = cli("restore", str(backup), "--yes", url=stock.url)
+    assert refused.exit_code == 2, refused.output
+    assert "'corrupt': cannot be decoded safely" in refused.stderr
+    assert "--skip-invalid" in refused.stderr
+    assert stock.raw() == after_reload
+
+    result = cli("restore", str(backup), "--yes", "--skip-invalid", "-o", "json", url=stock.url)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["restored"] == ["a", "b"]
+    assert doc["notes"][0] == "left out 1 invalid row(s): corrupt"
+    assert stock.raw() == {k: v for k, v in before.items() if k != "corrupt"}
 
 
 def test_dry_run_changes_nothing(cli: Invoke, stock: StockStore, tmp_path: Path) -> None:
@@ -62,7 +85,7 @@ def test_dry_run_changes_nothing(cli: Invoke, stock: StockStore, tmp_path: Path)
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["dry_run"] is True
-    assert doc["restored"] == ["a", "b", "corrupt"]
+    assert doc["restored"] == ["a", "b"]
     assert stock.fingerprint() == after_reload
 
 

@@ -558,12 +558,28 @@ def restore_command(
     dry_run: DryRunOption = False,
     backup_dir: BackupDirOption = None,
     no_backup: NoBackupOption = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Restore a backup with no rows (deletes every job)."),
+    ] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help="Leave out rows that do not decode safely or disagree with themselves, "
+            "and restore the others.",
+        ),
+    ] = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Put back the rows a reload removed, byte for byte: all or nothing."""
+    """Put back the rows a reload removed, byte for byte: all or nothing.
+
+    Every row is checked first as the careful reader checks the store (it must decode
+    safely and agree with itself); a backup with a row that does not is refused.
+    """
     with _guard(ctx, output) as settings:
         service = settings.actions_service()
-        plan = service.plan_restore(backup)
+        plan = service.plan_restore(backup, allow_empty=allow_empty, skip_invalid=skip_invalid)
         _replace(
             settings,
             service,

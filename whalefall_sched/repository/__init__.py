@@ -5,7 +5,7 @@ each do one job: connection.py, sqlite_files.py, rows.py, due_row_guard.py, writ
 backups.py and codec.py.
 """
 
-from whalefall_sched.repository.rows import StoredJob, encode_row
+from whalefall_sched.repository.rows import StoredJob, encode_row, unsafe_reason
 from whalefall_sched.repository.sqlite_files import SchedulerLock
 from whalefall_sched.repository.store import (
     CAS_ATTEMPTS,
@@ -22,4 +22,5 @@ __all__ = [
     "SchedulerLock",
     "StoredJob",
     "encode_row",
+    "unsafe_reason",
 ]

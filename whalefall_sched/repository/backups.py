@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from whalefall_sched.errors import InvalidInputError, StoreSystemError
 from whalefall_sched.repository.rows import StoredJob, decode_row
@@ -95,6 +97,8 @@ def read_backup(
     """
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError as exc:
+        raise InvalidInputError(f"backup {path} is nested too deeply to be a backup") from exc
     except OSError as exc:
         raise InvalidInputError(
             f"cannot read backup {path}: {exc.strerror or exc} "
@@ -111,19 +115,37 @@ def read_backup(
             f"{path} is a backup of table {label!r}, not of {where}; "
             "pass the matching --table/--schema"
         )
-    try:
-        rows = [
-            decode_row(
-                str(row["id"]),
-                None if row["next_run_time"] is None else float(row["next_run_time"]),
-                base64.b64decode(row["job_state"], validate=True),
-            )
-            for row in document["rows"]
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInputError(f"backup {path} has a malformed row: {exc}") from exc
+    raw_rows = document.get("rows")
+    if not isinstance(raw_rows, list):
+        raise InvalidInputError(f"backup {path} has no list of rows")
+    rows = [_row(path, index, raw) for index, raw in enumerate(raw_rows)]
     ids = [row.id for row in rows]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise InvalidInputError(f"backup {path} holds id(s) twice: {', '.join(duplicates)}")
     return rows
+
+
+def _row(path: Path, index: int, raw: Any) -> StoredJob:
+    """One row of a backup, its three columns checked for type before decoding."""
+    where = f"backup {path}, row {index + 1}"
+    if not isinstance(raw, dict) or set(raw) != {"id", "next_run_time", "job_state"}:
+        raise InvalidInputError(f"{where}: want exactly id, next_run_time and job_state")
+    job_id, next_run_time, job_state = raw["id"], raw["next_run_time"], raw["job_state"]
+    if not isinstance(job_id, str) or not job_id:
+        raise InvalidInputError(f"{where}: id must be a non-empty string, not {job_id!r:.40}")
+    if next_run_time is not None and (
+        isinstance(next_run_time, bool)
+        or not isinstance(next_run_time, int | float)
+        or not math.isfinite(next_run_time)
+    ):
+        raise InvalidInputError(
+            f"{where} ({job_id!r}): next_run_time must be a number of seconds or null"
+        )
+    if not isinstance(job_state, str):
+        raise InvalidInputError(f"{where} ({job_id!r}): job_state must be base64 text")
+    try:
+        data = base64.b64decode(job_state, validate=True)
+    except ValueError as exc:
+        raise InvalidInputError(f"{where} ({job_id!r}): job_state is not base64: {exc}") from exc
+    return decode_row(job_id, None if next_run_time is None else float(next_run_time), data)

@@ -99,3 +99,27 @@ def read_row(conn: Connection, table: Table, job_id: str) -> StoredJob | None:
     """The row with exactly ``job_id``, whatever the collation; None if there is none."""
     rows = select_rows(conn, table, job_id)
     return rows[0] if rows else None
+
+
+def unsafe_reason(row: StoredJob) -> str | None:
+    """Why a row that this tool did not produce must not be written, or None.
+
+    A live scheduler unpickles what is written with no care at all, so a row is written
+    only when the restricted decoder accepts it, its state names the row's own id, and
+    its ``next_run_time`` column agrees with its state (a column in the past beside a
+    future state would make a scheduler wake up in a busy loop).
+    """
+    if row.state is None:
+        return f"cannot be decoded safely ({row.unreadable_reason})"
+    if row.state.get("id") != row.id:
+        return f"its state names another id ({row.state.get('id')!r})"
+    when = row.state.get("next_run_time")
+    if not isinstance(when, datetime | None):
+        return f"its state's next_run_time is not a time ({type(when).__name__})"
+    expected = timestamp(when)
+    column = row.next_run_time
+    if (expected is None) != (column is None) or (
+        expected is not None and column is not None and abs(expected - column) > 1e-3
+    ):
+        return f"its next_run_time column ({column!r}) disagrees with its state ({expected!r})"
+    return None

@@ -15,8 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from whalefall_sched.errors import JobNotFoundError, StoreConflictError, TasksFileError
-from whalefall_sched.repository import JobStoreRepository, StoredJob, encode_row
+from whalefall_sched.errors import (
+    InvalidInputError,
+    JobNotFoundError,
+    StoreConflictError,
+    TasksFileError,
+)
+from whalefall_sched.repository import JobStoreRepository, StoredJob, encode_row, unsafe_reason
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
@@ -66,6 +71,8 @@ class Replacement:
     origin: str
     #: The backup file of a restore; None for a reload.
     restored_from: str | None = None
+    #: What the operator should know about the plan (rows left out, say).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -351,10 +358,37 @@ class SchedulerActionsService:
         states = [self._tasks.job_state(t, now) for t in self._tasks.tasks if t.enabled]
         return Replacement([encode_row(state) for state in states], origin=str(self._tasks.path))
 
-    def plan_restore(self, source: Path) -> Replacement:
-        """The rows a restore would write: a reload backup's, read once, byte for byte."""
+    def plan_restore(
+        self, source: Path, *, allow_empty: bool = False, skip_invalid: bool = False
+    ) -> Replacement:
+        """The rows a restore would write: a reload backup's, read once, byte for byte.
+
+        A backup is input from outside: every row must pass the restricted decoder and
+        agree with itself (:func:`~whalefall_sched.repository.unsafe_reason`), or the
+        restore is refused (:class:`InvalidInputError` naming each row) — unless
+        ``skip_invalid``, which leaves those rows out with a note. An empty backup would
+        delete every job: refused unless ``allow_empty``.
+        """
         rows = self._repo.read_backup(source)
-        return Replacement(rows, origin=str(source), restored_from=str(source))
+        problems = [(row.id, reason) for row in rows if (reason := unsafe_reason(row))]
+        notes: list[str] = []
+        if problems and not skip_invalid:
+            listed = "; ".join(f"{job_id!r}: {reason}" for job_id, reason in problems[:5])
+            more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+            raise InvalidInputError(
+                f"backup {source} holds {len(problems)} row(s) that must not be written: "
+                f"{listed}{more}; nothing changed (--skip-invalid restores the others)"
+            )
+        if problems:
+            bad = {job_id for job_id, _ in problems}
+            rows = [row for row in rows if row.id not in bad]
+            notes.append(f"left out {len(bad)} invalid row(s): {', '.join(sorted(bad))}")
+        if not rows and not allow_empty:
+            raise InvalidInputError(
+                f"backup {source} holds no row to restore: restoring it would delete every "
+                "job; nothing changed (--allow-empty to do so)"
+            )
+        return Replacement(rows, origin=str(source), restored_from=str(source), notes=notes)
 
     def preview(self, plan: Replacement) -> SchedulerJobsReloadResult:
         """What ``plan`` would delete and write (a dry run); changes nothing."""
@@ -363,6 +397,7 @@ class SchedulerActionsService:
             deleted=[job.id for job in old],
             written=[row.id for row in plan.rows],
             dry_run=True,
+            notes=list(plan.notes),
             restored_from=plan.restored_from,
         )
 
@@ -373,7 +408,7 @@ class SchedulerActionsService:
         ``backup_dir`` first, so the replacement can itself be restored.
         """
         outcome = self._repo.replace_all(plan.rows, backup_dir=backup_dir)
-        notes = list(outcome.notes)
+        notes = [*plan.notes, *outcome.notes]
         if outcome.removed:  # with no old jobs, no scheduler can be waiting on this store
             planned = min(
                 (job.next_run_time for job in outcome.removed if job.next_run_time), default=None
@@ -405,8 +440,14 @@ class SchedulerActionsService:
         return self.preview(plan) if dry_run else self.apply(plan, backup_dir=backup_dir)
 
     def restore_jobs(
-        self, source: Path, *, dry_run: bool = False, backup_dir: Path | None = None
+        self,
+        source: Path,
+        *,
+        dry_run: bool = False,
+        backup_dir: Path | None = None,
+        allow_empty: bool = False,
+        skip_invalid: bool = False,
     ) -> SchedulerJobsReloadResult:
         """Replace every job by the rows of a reload backup (or show what would change)."""
-        plan = self.plan_restore(source)
+        plan = self.plan_restore(source, allow_empty=allow_empty, skip_invalid=skip_invalid)
         return self.preview(plan) if dry_run else self.apply(plan, backup_dir=backup_dir)
