@@ -52,6 +52,23 @@ def _call(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> 
         asyncio.run(result)
 
 
+#: Next run times beyond year 9999 (or not finite) are not times a scheduler can wake at.
+_LATEST = datetime.max.replace(tzinfo=UTC).timestamp()
+
+
+def _plausible(timestamp: float) -> bool:
+    """Whether a ``next_run_time`` column holds a time a scheduler could wake up at."""
+    return isinstance(timestamp, int | float) and -_LATEST < timestamp < _LATEST
+
+
+def _after_commit(notes: Callable[[], list[str]]) -> list[str]:
+    """Notes worked out after a write committed: a failure here is a note, not an error."""
+    try:
+        return notes()
+    except (ArithmeticError, ValueError, OSError, TypeError) as exc:
+        return [f"could not work out when a running scheduler next wakes ({exc})"]
+
+
 def _utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
@@ -151,7 +168,8 @@ class SchedulerActionsService:
         next_time = after.get("next_run_time")
         notes = list(outcome.notes)
         if next_time is not None:
-            notes += self._wake_up_notes({job_id: (next_time, after.get("misfire_grace_time"))})
+            grace = after.get("misfire_grace_time")
+            notes += _after_commit(lambda: self._wake_up_notes({job_id: (next_time, grace)}))
         return JobActionResult(
             job_id, "resume", True, STATE_RUNNING, iso(next_time), "resumed", notes
         )
@@ -172,7 +190,9 @@ class SchedulerActionsService:
             others = [
                 j.next_run_time
                 for j in self._repo.list_jobs()
-                if j.id not in changed and j.next_run_time is not None
+                if j.id not in changed
+                and j.next_run_time is not None
+                and _plausible(j.next_run_time)
             ]
             planned = min(others, default=None)
         early: list[str] = []  # "'id' (due <UTC time>)", for every job due before the wake-up
@@ -408,17 +428,12 @@ class SchedulerActionsService:
         ``backup_dir`` first, so the replacement can itself be restored.
         """
         outcome = self._repo.replace_all(plan.rows, backup_dir=backup_dir)
+        # Committed: from here on nothing may turn the report into a failure.
         notes = [*plan.notes, *outcome.notes]
         if outcome.removed:  # with no old jobs, no scheduler can be waiting on this store
-            planned = min(
-                (job.next_run_time for job in outcome.removed if job.next_run_time), default=None
+            notes += _after_commit(
+                lambda: self._replacement_wake_up_notes(outcome.removed, outcome.written)
             )
-            new_times = {
-                row.id: (row.state["next_run_time"], row.state.get("misfire_grace_time"))
-                for row in outcome.written
-                if row.state is not None and row.state.get("next_run_time") is not None
-            }
-            notes += self._wake_up_notes(new_times, planned)
         return SchedulerJobsReloadResult(
             deleted=[job.id for job in outcome.removed],
             written=[job.id for job in outcome.written],
@@ -426,6 +441,19 @@ class SchedulerActionsService:
             notes=notes,
             restored_from=plan.restored_from,
         )
+
+    def _replacement_wake_up_notes(
+        self, removed: Sequence[StoredJob], written: Sequence[StoredJob]
+    ) -> list[str]:
+        """When a scheduler that knew the removed rows wakes, and which new jobs are due first."""
+        times = [job.next_run_time for job in removed if job.next_run_time is not None]
+        planned = min((t for t in times if _plausible(t)), default=None)
+        new_times = {
+            row.id: (row.state["next_run_time"], row.state.get("misfire_grace_time"))
+            for row in written
+            if row.state is not None and isinstance(row.state.get("next_run_time"), datetime)
+        }
+        return self._wake_up_notes(new_times, planned)
 
     def reload_jobs(
         self,
