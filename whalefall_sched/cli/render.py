@@ -17,7 +17,7 @@ from whalefall_sched.cli.render_types import OutputFormat
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
-    JobActionResult,
+    JobActionsResult,
     ManualRunResult,
     SchedulerJobDetail,
     SchedulerJobListItem,
@@ -36,14 +36,6 @@ class JobList:
     """The ``list`` result."""
 
     items: list[SchedulerJobListItem]
-
-
-@dataclass(frozen=True)
-class ActionReport:
-    """The ``pause``/``resume`` result: one entry per id, plus the failures."""
-
-    results: list[JobActionResult]
-    errors: list[dict[str, Any]]
 
 
 _STATE_LABEL = {STATE_RUNNING: "running", STATE_PAUSED: "paused"}
@@ -88,18 +80,10 @@ def json_document(result: Any) -> Any:
     """The JSON document of a result object."""
     if isinstance(result, JobList):
         return [item.to_dict() for item in result.items]
-    if isinstance(result, ActionReport):
-        document: dict[str, Any] = {
-            "results": [r.to_dict() for r in result.results],
-            "errors": result.errors,
-        }
-        if result.errors:
-            document["error"] = result.errors[0]["error"]
-        return document
     document = result.to_dict()
     if isinstance(result, ManualRunResult) and not result.succeeded:
         # Every failure carries the same error object; a failed run exits 1.
-        document["error"] = {"code": "run_failed", "message": result.error, "exit_code": 1}
+        document["error"] = result.error_dict()
     return document
 
 
@@ -113,7 +97,7 @@ def render(result: Any, output: OutputFormat) -> None:
         _render_list(console, result.items)
     elif isinstance(result, SchedulerJobDetail):
         _render_detail(console, result)
-    elif isinstance(result, ActionReport):
+    elif isinstance(result, JobActionsResult):
         _render_actions(console, result)
     elif isinstance(result, ManualRunResult):
         _render_run(console, result)
@@ -127,21 +111,13 @@ def render(result: Any, output: OutputFormat) -> None:
         raise TypeError(f"no renderer for {type(result).__name__}")
 
 
-def render_error(
-    code: str,
-    message: str,
-    exit_code: int,
-    output: OutputFormat,
-    problems: Sequence[str] = (),
-) -> None:
-    """One ``Error:`` line on stderr (then one line per problem, if a file had several);
-    with ``-o json`` also ``{"error": ...}`` on stdout."""
+def render_error(error: dict[str, Any], output: OutputFormat) -> None:
+    """An error object (``WhaleFallSchedError.to_dict()``) as one ``Error:`` line on stderr,
+    then one line per problem; with ``-o json`` also ``{"error": ...}`` on stdout."""
     if output is OutputFormat.json:
-        error: dict[str, Any] = {"code": code, "message": message, "exit_code": exit_code}
-        if problems:
-            error["problems"] = list(problems)
         print_json({"error": error})
-    lines = [f"Error: {message}", *(f"  - {problem}" for problem in problems)]
+    problems = error.get("problems", [])
+    lines = [f"Error: {error['message']}", *(f"  - {problem}" for problem in problems)]
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 
@@ -286,7 +262,7 @@ def _render_detail(console: Console, job: SchedulerJobDetail) -> None:
     console.print(table)
 
 
-def _render_actions(console: Console, report: ActionReport) -> None:
+def _render_actions(console: Console, report: JobActionsResult) -> None:
     if not report.results:
         return
     table = _table("ID", "RESULT", "STATE", "NEXT RUN")

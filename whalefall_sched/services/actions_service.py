@@ -15,12 +15,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from whalefall_sched.errors import JobNotFoundError, StoreConflictError, TasksFileError
+from whalefall_sched.errors import (
+    JobNotFoundError,
+    StoreConflictError,
+    TasksFileError,
+    WhaleFallSchedError,
+)
 from whalefall_sched.repository import JobStoreRepository, StoredJob
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
+    JobActionOutcome,
     JobActionResult,
+    JobActionsResult,
     ManualRunResult,
     SchedulerJobsReloadResult,
     SchedulerJobsRestoreResult,
@@ -88,6 +95,26 @@ class SchedulerActionsService:
         self._runs: dict[str, _ManualRun] = {}
 
     # -- pause / resume ------------------------------------------------------
+
+    def pause_jobs(self, job_ids: Sequence[str]) -> JobActionsResult:
+        """:meth:`pause_job` each id once, in order; a failed id does not stop the others."""
+        return self._each("pause", self.pause_job, job_ids)
+
+    def resume_jobs(self, job_ids: Sequence[str]) -> JobActionsResult:
+        """:meth:`resume_job` each id once, in order; a failed id does not stop the others."""
+        return self._each("resume", self.resume_job, job_ids)
+
+    @staticmethod
+    def _each(
+        action: str, act: Callable[[str], JobActionResult], job_ids: Sequence[str]
+    ) -> JobActionsResult:
+        outcomes: list[JobActionOutcome] = []
+        for job_id in dict.fromkeys(job_ids):
+            try:
+                outcomes.append(JobActionOutcome(job_id, result=act(job_id)))
+            except WhaleFallSchedError as exc:
+                outcomes.append(JobActionOutcome(job_id, error=exc))
+        return JobActionsResult(action, outcomes)
 
     def pause_job(self, job_id: str) -> JobActionResult:
         """Clear the job's next run time, as stock ``pause_job`` does."""

@@ -23,8 +23,6 @@ from whalefall_sched.services.triggers import trigger_args, trigger_type
 
 #: A job with no misfire grace counts as overdue once this many seconds late.
 OVERDUE_SLACK = 60
-#: The exit code an unreachable store's status carries (the CLI's ``ExitCode.SYSTEM``).
-UNREACHABLE_EXIT_CODE = 5
 #: Where there is no scheduler lock file to look at (PostgreSQL, MySQL).
 NO_LOCK_NOTE = (
     "no scheduler lock file on this kind of store: whether a scheduler is processing it "
@@ -100,7 +98,7 @@ class SchedulerJobsReadService:
                 unreadable=[],
                 overdue=[],
                 next_wakeup=None,
-                error={"code": exc.code, "message": message, "exit_code": UNREACHABLE_EXIT_CODE},
+                error=exc.to_dict(),
             )
 
     def _status(self, now: datetime) -> StoreStatus:
