@@ -1,12 +1,15 @@
-"""The error contract and pause/resume over several ids.
+"""The error contract, pause/resume over several ids, and the tasks file read only when needed.
 
 Every error class carries its code and exit code and builds its JSON object the one way;
-the actions service returns one result for several ids.
+the actions service returns one result for several ids; ``pause``, ``resume``,
+``status`` and ``restore`` never read the tasks file, and ``list``/``get`` survive a
+broken one with a warning.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,15 +31,37 @@ from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
 from whalefall_sched.services.tasks_file import load_tasks_file
 
+BROKEN_YAML = "default_tasks: [unclosed\n"
+#: What PyYAML says about BROKEN_YAML, and where.
+BROKEN_AT = "broken.yaml:2:1: expected ',' or ']', but got '<stream end>'"
+
 
 def _job(job_id: str, **fields: Any) -> dict[str, Any]:
     return dict(id=job_id, name=job_id, func="tests.jobs:noop", trigger="cron", hour=3, **fields)
 
 
 @pytest.fixture
+def broken() -> Path:
+    """A tasks file that is not valid YAML, in the working directory."""
+    path = Path("broken.yaml")
+    path.write_text(BROKEN_YAML, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
 def two_jobs(sqlite_stock: StockStore) -> StockStore:
     sqlite_stock.add(_job("a"), _job("b"))
     return sqlite_stock
+
+
+@pytest.fixture
+def never_read_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to parse a tasks file fails the test."""
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the tasks file was read")
+
+    monkeypatch.setattr("whalefall_sched.services.tasks_file.load_tasks_file", refuse)
 
 
 # -- one error contract ----------------------------------------------------------------
@@ -127,3 +152,123 @@ def test_cli_pause_renders_the_services_result(cli: Invoke, two_jobs: StockStore
     ok = cli("resume", "a", "b", "-o", "json", url=two_jobs.url)
     assert ok.exit_code == 0, ok.output
     assert list(json.loads(ok.stdout)) == ["results", "errors"]
+
+
+# -- the tasks file is read only by the commands that need it ---------------------------
+
+
+def test_pause_resume_and_status_never_read_the_tasks_file(
+    cli: Invoke, two_jobs: StockStore, never_read_tasks: None
+) -> None:
+    assert cli("pause", "a", url=two_jobs.url).exit_code == 0
+    assert cli("resume", "a", url=two_jobs.url).exit_code == 0
+    status = cli("status", "-o", "json", url=two_jobs.url)
+    assert status.exit_code in (0, 4), status.output
+    assert json.loads(status.stdout)["reachable"] is True
+
+
+def test_restore_never_reads_the_tasks_file(
+    cli: Invoke, two_jobs: StockStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reloaded = cli(
+        "reload", "--yes", "--backup-dir", str(tmp_path / "b"), "-o", "json", url=two_jobs.url
+    )
+    assert reloaded.exit_code == 0, reloaded.output
+    backup = json.loads(reloaded.stdout)["backup_path"]
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the tasks file was read")
+
+    monkeypatch.setattr("whalefall_sched.services.tasks_file.load_tasks_file", refuse)
+    restored = cli("restore", backup, "--yes", "--no-backup", "-o", "json", url=two_jobs.url)
+    assert restored.exit_code == 0, restored.output
+    assert json.loads(restored.stdout)["restored"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("command", [["pause", "a"], ["resume", "a"], ["status"]])
+def test_a_broken_tasks_file_does_not_stop_commands_that_do_not_need_it(
+    cli: Invoke, two_jobs: StockStore, broken: Path, command: list[str]
+) -> None:
+    without = cli(*command, "-o", "json", url=two_jobs.url)
+    result = cli("--tasks", str(broken), *command, "-o", "json", url=two_jobs.url)
+    assert result.exit_code == without.exit_code != ExitCode.USAGE, result.output
+    assert "broken.yaml" not in result.stderr
+
+
+def test_list_with_a_broken_tasks_file_warns_and_shows_is_builtin_unknown(
+    cli: Invoke, two_jobs: StockStore, broken: Path
+) -> None:
+    result = cli("--tasks", str(broken), "list", "-o", "json", url=two_jobs.url)
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.stdout)
+    assert [(i["id"], i["is_builtin"], i["description"]) for i in items] == [
+        ("a", None, None),
+        ("b", None, None),
+    ]
+    assert result.stderr.splitlines() == [
+        f"warning: tasks file broken.yaml is invalid: not valid YAML at {BROKEN_AT} "
+        "(while parsing a flow sequence started at 1:16); is_builtin unknown"
+    ]
+
+    table = cli("--tasks", str(broken), "list", url=two_jobs.url)
+    assert table.exit_code == 0, table.output
+    rows = [line.split() for line in table.stdout.splitlines()]
+    assert rows[0][-1] == "BUILTIN"
+    assert [(row[0], row[-1]) for row in rows if row[0] in ("a", "b")] == [("a", "?"), ("b", "?")]
+    assert len(table.stderr.splitlines()) == 1
+
+
+def test_get_with_a_broken_tasks_file_warns_and_shows_is_builtin_unknown(
+    cli: Invoke, two_jobs: StockStore, broken: Path
+) -> None:
+    result = cli("--tasks", str(broken), "get", "a", "-o", "json", url=two_jobs.url)
+    assert result.exit_code == 0, result.output
+    job = json.loads(result.stdout)
+    assert (job["is_builtin"], job["description"]) == (None, None)
+    assert result.stderr.startswith("warning: tasks file broken.yaml is invalid: ")
+    assert result.stderr.rstrip().endswith("; is_builtin unknown")
+
+    table = cli("--tasks", str(broken), "get", "a", url=two_jobs.url)
+    assert table.exit_code == 0, table.output
+    assert ["is_builtin", "?"] in [line.split() for line in table.stdout.splitlines()]
+
+
+def test_list_with_a_missing_tasks_file_warns(cli: Invoke, two_jobs: StockStore) -> None:
+    result = cli("--tasks", "absent.yaml", "list", "-o", "json", url=two_jobs.url)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "warning: tasks file absent.yaml is invalid: cannot read it "
+        "(No such file or directory); is_builtin unknown\n"
+    )
+
+
+@pytest.mark.parametrize("command", [["reload", "--yes"], ["run", "a"]])
+def test_reload_and_run_with_a_broken_tasks_file_still_fail(
+    cli: Invoke, two_jobs: StockStore, broken: Path, command: list[str]
+) -> None:
+    before = two_jobs.fingerprint()
+    result = cli("--tasks", str(broken), *command, "-o", "json", url=two_jobs.url)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "usage"
+    assert BROKEN_AT in error["message"]
+    assert result.stderr == f"Error: {error['message']}\n"
+    assert two_jobs.fingerprint() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("default_tasks:\n  - id: a\n    name: x: y\n", "t.yaml:3:12: mapping values"),
+        ("default_tasks:\n\t- id: a\n", "t.yaml:2:1: found character '\\t'"),
+        ('default_tasks: "\\q"\n', "t.yaml:1:18: found unknown escape character 'q'"),
+        ("default_tasks: []\nx: \x07\n", "t.yaml:2:4: special characters are not allowed"),
+    ],
+    ids=["mapping", "tab", "escape", "control-character"],
+)
+def test_a_yaml_syntax_error_names_file_line_and_column(text: str, where: str) -> None:
+    path = Path("t.yaml")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TasksFileError) as caught:
+        load_tasks_file(path)
+    assert str(caught.value).startswith(f"tasks file t.yaml is invalid: not valid YAML at {where}")

@@ -222,7 +222,7 @@ def _render_list(console: Console, items: Sequence[SchedulerJobListItem]) -> Non
             *(_escape(c) for c in cron),
             local_time(item.next_run_time),
             _state(item.state),
-            "yes" if item.is_builtin else "no",
+            _yes(item.is_builtin, unknown="?"),
         )
     console.print(table)
     console.print(
@@ -252,7 +252,7 @@ def _render_detail(console: Console, job: SchedulerJobDetail) -> None:
         ("misfire_grace_time", job.misfire_grace_time),
         ("max_instances", job.max_instances),
         ("coalesce", job.coalesce),
-        ("is_builtin", job.is_builtin),
+        ("is_builtin", "?" if job.is_builtin is None else job.is_builtin),
         ("description", job.description),
     ]
     if job.unreadable_reason:
@@ -321,8 +321,8 @@ def _render_replacement(
         console.print(f"Backup of the removed rows: {_escape(backup_path)}", soft_wrap=True)
 
 
-def _yes(value: bool | None) -> str:
-    return {True: "yes", False: "no", None: "unknown"}[value]
+def _yes(value: bool | None, unknown: str = "unknown") -> str:
+    return {True: "yes", False: "no", None: unknown}[value]
 
 
 def _lock_text(lock: dict[str, Any]) -> str:

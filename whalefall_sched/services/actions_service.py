@@ -78,21 +78,33 @@ class _ManualRun:
 
 
 class SchedulerActionsService:
-    """Acts on jobs in the store; every write is a compare-and-swap in the repository."""
+    """Acts on jobs in the store; every write is a compare-and-swap in the repository.
+
+    ``tasks`` is the tasks file, or a function that reads it: then it is read only by
+    what needs it (``run``, ``reload``), so pause, resume and restore work with a broken
+    one.
+    """
 
     def __init__(
         self,
         repository: JobStoreRepository,
-        tasks: TasksFile,
+        tasks: TasksFile | Callable[[], TasksFile],
         *,
         app_factory: str | None = None,
         app_paths: Sequence[str] = (),
     ) -> None:
         self._repo = repository
-        self._tasks = tasks
-        self._app_factory = app_factory or tasks.app_factory
+        self._tasks_source = tasks
+        self._app_factory = app_factory
         self._app_paths = list(app_paths)
         self._runs: dict[str, _ManualRun] = {}
+
+    @property
+    def _tasks(self) -> TasksFile:
+        """The tasks file, read the first time it is needed."""
+        if not isinstance(self._tasks_source, TasksFile):
+            self._tasks_source = self._tasks_source()
+        return self._tasks_source
 
     # -- pause / resume ------------------------------------------------------
 
@@ -243,6 +255,8 @@ class SchedulerActionsService:
         outcome is available from :meth:`wait_for_run`. Built-in jobs listed in the
         tasks file's ``manual_kwargs_ids`` get ``manual_run=True`` and ``created_by``.
         """
+        # first: a broken tasks file stops the run before the store is read
+        manual_kwargs = self.manual_kwargs(job_id, created_by)
         job = self._repo.get_job(job_id)
         if job.state is None:
             raise StoreConflictError(
@@ -252,7 +266,7 @@ class SchedulerActionsService:
         func = self._import(func_ref, f"task function of job {job_id!r}")
         args = list(job.state.get("args") or ())
         kwargs = dict(job.state.get("kwargs") or {})
-        kwargs.update(self.manual_kwargs(job_id, created_by))
+        kwargs.update(manual_kwargs)
         app_context = self._app_context_factory()
         thread_name = f"{job_id}_manual"
         run = _ManualRun(job_id, threading.Thread(), func_ref, args, kwargs)
@@ -328,11 +342,12 @@ class SchedulerActionsService:
             if flask.has_app_context():
                 app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
                 return app.app_context  # type: ignore[no-any-return]
-        if not self._app_factory:
+        factory_ref = self._app_factory or self._tasks.app_factory
+        if not factory_ref:
             return None
-        factory = self._import(self._app_factory, "app factory")
+        factory = self._import(factory_ref, "app factory")
         if not callable(factory):
-            raise StoreConflictError(f"app factory {self._app_factory!r} is not callable")
+            raise StoreConflictError(f"app factory {factory_ref!r} is not callable")
 
         @contextmanager
         def enter() -> Iterator[None]:

@@ -49,7 +49,12 @@ class _Dict:
 
 @dataclass(frozen=True)
 class SchedulerJobListItem(_Dict):
-    """One job as the host API's list shows it, plus ``func_ref``, ``executor``, ``week``."""
+    """One job as the host API's list shows it, plus ``func_ref``, ``executor``, ``week``.
+
+    ``func`` and ``func_ref`` (always equal) are the host API's JSON keys; in code the
+    job's ``module:attr`` reference is called ``func_ref``. ``is_builtin`` and
+    ``description`` are None when the tasks file could not be read.
+    """
 
     id: str
     name: str | None
@@ -59,7 +64,7 @@ class SchedulerJobListItem(_Dict):
     trigger_type: str | None
     trigger_args: dict[str, str]
     state: str
-    is_builtin: bool
+    is_builtin: bool | None
     func: str | None
     args: list[Any]
     kwargs: dict[str, Any]
@@ -86,7 +91,7 @@ class SchedulerJobDetail(_Dict):
     trigger_type: str | None = None
     trigger_args: dict[str, str] = field(default_factory=dict)
     state: str = STATE_UNREADABLE
-    is_builtin: bool = False
+    is_builtin: bool | None = False
     executor: str | None = None
     unreadable_reason: str | None = None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -38,11 +38,27 @@ def job_state_name(job: StoredJob) -> str:
 
 
 class SchedulerJobsReadService:
-    """Lists and shows jobs. Never writes: decoding imports no task function."""
+    """Lists and shows jobs. Never writes: decoding imports no task function.
 
-    def __init__(self, repository: JobStoreRepository, tasks: TasksFile) -> None:
+    ``tasks`` gives ``is_builtin`` and ``description``: the tasks file, a function that
+    reads it (called once, the first time a job is shown; ``status`` never does), or
+    None when it cannot be read: then both are None (unknown).
+    """
+
+    def __init__(
+        self,
+        repository: JobStoreRepository,
+        tasks: TasksFile | Callable[[], TasksFile | None] | None = None,
+    ) -> None:
         self._repo = repository
-        self._tasks = tasks
+        self._tasks_source = tasks
+
+    @property
+    def _tasks(self) -> TasksFile | None:
+        """The tasks file, read the first time it is needed; None when unknown."""
+        if callable(self._tasks_source):
+            self._tasks_source = self._tasks_source()
+        return self._tasks_source
 
     def list_jobs(self, state: str | None = None) -> list[SchedulerJobListItem]:
         """Every job sorted by id, optionally only those in ``state``."""
@@ -182,13 +198,14 @@ class SchedulerJobsReadService:
         )
 
     def _item(self, job: StoredJob) -> SchedulerJobListItem:
-        task = self._tasks.task(job.id)
+        tasks = self._tasks
+        task = tasks.task(job.id) if tasks is not None else None
         common: dict[str, Any] = {
             "id": job.id,
             "description": task.description if task else None,
             "last_run_time": None,
             "state": job_state_name(job),
-            "is_builtin": job.id in self._tasks.builtin_ids,
+            "is_builtin": job.id in tasks.builtin_ids if tasks is not None else None,
         }
         if job.state is None:
             return SchedulerJobListItem(

@@ -211,15 +211,42 @@ OWN_KEYS = (
 )
 
 
+def _invalid(what: str, path: Path, reason: str) -> TasksFileError:
+    """``<what> <path> is invalid: <reason>``, on one line."""
+    return TasksFileError(f"{what} {path} is invalid: {reason}".replace("\n", " "))
+
+
+def _yaml_problem(path: Path, text: str, exc: Exception) -> str:
+    """A YAML syntax error as ``not valid YAML at file:line:column: problem``."""
+    import yaml
+
+    def where(line: int, column: int) -> str:
+        return f"{path}:{line + 1}:{column + 1}"
+
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark, start = exc.problem_mark, exc.context_mark
+        found = f"not valid YAML at {where(mark.line, mark.column)}: {exc.problem}"
+        if exc.context and start is not None and start.index != mark.index:
+            found += f" ({exc.context} started at {start.line + 1}:{start.column + 1})"
+        return found
+    if isinstance(exc, yaml.reader.ReaderError):
+        lines = text[: exc.position].split("\n")
+        return f"not valid YAML at {where(len(lines) - 1, len(lines[-1]))}: {exc.reason}"
+    return f"not valid YAML: {exc}"
+
+
 def _read_yaml(path: Path, what: str) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TasksFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _invalid(what, path, f"cannot read it ({reason})") from exc
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise TasksFileError(f"{what} {path} is not valid YAML: {exc}".replace("\n", " ")) from exc
+        raise _invalid(what, path, _yaml_problem(path, text, exc)) from exc
 
 
 def load_tasks_file(path: Path | None, config: Path | None = None) -> TasksFile:
@@ -233,16 +260,17 @@ def load_tasks_file(path: Path | None, config: Path | None = None) -> TasksFile:
     path = path or bundled_tasks_path()
     document = _read_yaml(path, "tasks file")
     if not isinstance(document, dict) or not isinstance(document.get("default_tasks"), list):
-        raise TasksFileError(f"tasks file {path} has no `default_tasks:` list")
+        raise _invalid("tasks file", path, "no `default_tasks:` list")
     if config is not None:
         overlay = _read_yaml(config, "config file")
         if not isinstance(overlay, dict):
-            raise TasksFileError(f"config file {config} is not a mapping of {', '.join(OWN_KEYS)}")
+            raise _invalid("config file", config, f"not a mapping of {', '.join(OWN_KEYS)}")
         unknown = sorted(set(overlay) - set(OWN_KEYS))
         if unknown:
-            raise TasksFileError(
-                f"config file {config}: unknown key(s) {', '.join(unknown)} "
-                f"(want {', '.join(OWN_KEYS)})"
+            raise _invalid(
+                "config file",
+                config,
+                f"unknown key(s) {', '.join(unknown)} (want {', '.join(OWN_KEYS)})",
             )
         document = {**document, **overlay}
     return _parse(path, document)
