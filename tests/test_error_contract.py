@@ -9,6 +9,7 @@ broken one with a warning.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from tests.conftest import Invoke, StockStore
 from whalefall_sched.cli.exit_codes import ExitCode
+from whalefall_sched.cli.render import _CRON_COLUMNS, local_time, time_left
 from whalefall_sched.errors import (
     InternalError,
     InvalidInputError,
@@ -30,6 +32,7 @@ from whalefall_sched.errors import (
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
 from whalefall_sched.services.tasks_file import load_tasks_file
+from whalefall_sched.services.triggers import CRON_ARG_KEYS
 
 BROKEN_YAML = "default_tasks: [unclosed\n"
 #: What PyYAML says about BROKEN_YAML, and where.
@@ -272,3 +275,31 @@ def test_a_yaml_syntax_error_names_file_line_and_column(text: str, where: str) -
     with pytest.raises(TasksFileError) as caught:
         load_tasks_file(path)
     assert str(caught.value).startswith(f"tasks file t.yaml is invalid: not valid YAML at {where}")
+
+
+# -- one word per concept; docstrings that say what the functions do ---------------------
+
+
+def test_the_table_columns_derive_from_the_one_cron_field_list() -> None:
+    assert [key for _, key in _CRON_COLUMNS] == [k for k in CRON_ARG_KEYS if k != "week"]
+    assert [heading for heading, _ in _CRON_COLUMNS] == [
+        "SEC",
+        "MIN",
+        "HOUR",
+        "DAY",
+        "MONTH",
+        "DOW",
+        "YEAR",
+    ]
+
+
+def test_time_left_and_local_time_say_what_their_docstrings_say() -> None:
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert time_left(now + timedelta(hours=5, minutes=26), now) == "5h26min"
+    assert time_left(now - timedelta(minutes=3, seconds=2), now) == "3min2s ago"
+    this_year = local_time((now + timedelta(hours=1)).isoformat(), now).split("\n")
+    assert len(this_year) == 2 and this_year[1] == "1h"
+    assert len(this_year[0]) == len("MM-DD HH:MM")
+    next_year = local_time(datetime(2028, 1, 2, 12, tzinfo=UTC).isoformat(), now)
+    assert next_year.split("\n")[0].startswith("2028-01-0")
+    assert local_time(None) == "-"

@@ -25,6 +25,7 @@ from whalefall_sched.services.dto import (
     SchedulerJobsRestoreResult,
     StoreStatus,
 )
+from whalefall_sched.services.triggers import CRON_ARG_KEYS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -132,7 +133,8 @@ def note(message: str) -> None:
 
 
 def time_left(when: datetime, now: datetime | None = None) -> str:
-    """``5h 26min left`` / ``3min 2s ago``, as ``systemctl list-timers`` words it."""
+    """From ``now`` to ``when`` in its two largest units: ``5h26min`` ahead, ``3min2s ago``
+    past (the LEFT and PASSED columns of ``systemctl list-timers``)."""
     now = now or datetime.now(when.tzinfo)
     seconds = int((when - now).total_seconds())
     suffix = "left" if seconds >= 0 else "ago"
@@ -152,7 +154,8 @@ def time_left(when: datetime, now: datetime | None = None) -> str:
 
 
 def local_time(iso: str | None, now: datetime | None = None) -> str:
-    """An ISO time as local ``YYYY-MM-DD HH:MM:SS`` and the time left; ``-`` for None."""
+    """An ISO time in local time (``MM-DD HH:MM``, or ``YYYY-MM-DD`` in another year), then
+    on a second line :func:`time_left`; ``-`` for None."""
     if iso is None:
         return "-"
     when = datetime.fromisoformat(iso)
@@ -175,14 +178,11 @@ def _escape(value: Any) -> str:
 
 # -- tables --------------------------------------------------------------------------
 
-_CRON_COLUMNS = (
-    ("SEC", "second"),
-    ("MIN", "minute"),
-    ("HOUR", "hour"),
-    ("DAY", "day"),
-    ("MONTH", "month"),
-    ("DOW", "day_of_week"),
-    ("YEAR", "year"),
+#: Headings that are not the field's name in capitals.
+_CRON_HEADINGS = {"second": "SEC", "minute": "MIN", "day_of_week": "DOW"}
+#: (heading, field) of the host API's seven cron fields; WEEK is added only when used.
+_CRON_COLUMNS = tuple(
+    (_CRON_HEADINGS.get(key, key.upper()), key) for key in CRON_ARG_KEYS if key != "week"
 )
 
 

@@ -44,13 +44,13 @@ logger = logging.getLogger("whalefall_sched.actions")
 BACKGROUND_EXECUTION_EXCEPTIONS: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 
-def _call(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
+def _call(target: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
     """Call a task function; an ``async def`` one is run to completion in this thread.
 
     APScheduler's thread pool would leave its coroutine unawaited, but an operator running
     a job by hand expects it to run.
     """
-    result = func(*args, **kwargs)
+    result = target(*args, **kwargs)
     if inspect.iscoroutine(result):
         asyncio.run(result)
 
@@ -69,7 +69,7 @@ def _error_text(exc: BaseException) -> str:
 class _ManualRun:
     job_id: str
     thread: threading.Thread
-    func: str
+    func_ref: str
     args: list[Any]
     kwargs: dict[str, Any]
     error: str | None = None
@@ -263,7 +263,7 @@ class SchedulerActionsService:
                 f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); not run"
             )
         func_ref: str = job.state["func"]
-        func = self._import(func_ref, f"task function of job {job_id!r}")
+        target = self._import(func_ref, f"task function of job {job_id!r}")
         args = list(job.state.get("args") or ())
         kwargs = dict(job.state.get("kwargs") or {})
         kwargs.update(manual_kwargs)
@@ -271,14 +271,18 @@ class SchedulerActionsService:
         thread_name = f"{job_id}_manual"
         run = _ManualRun(job_id, threading.Thread(), func_ref, args, kwargs)
         run.thread = threading.Thread(
-            target=self._execute, name=thread_name, args=(run, func, app_context)
+            target=self._execute, name=thread_name, args=(run, target, app_context)
         )
         self._runs[thread_name] = run
         run.thread.start()
         return thread_name
 
     def manual_kwargs(self, job_id: str, created_by: int | None) -> dict[str, Any]:
-        """The seed's table 4.1: extra kwargs of a manual run of ``job_id``."""
+        """Extra kwargs of a manual run of ``job_id`` (decision table: docs/architecture.md).
+
+        Only a built-in id that is also in ``manual_kwargs_ids`` gets ``manual_run=True``
+        and ``created_by``; they override the stored kwargs of the same name.
+        """
         if job_id in self._tasks.builtin_ids and job_id in self._tasks.manual_kwargs_ids:
             return {"manual_run": True, "created_by": created_by}
         return {}
@@ -296,7 +300,7 @@ class SchedulerActionsService:
             thread_name=thread_name,
             succeeded=run.error is None,
             duration_seconds=round(run.duration, 3),
-            func=run.func,
+            func=run.func_ref,
             args=run.args,
             kwargs=run.kwargs,
             error=run.error,
@@ -305,17 +309,17 @@ class SchedulerActionsService:
     def _execute(
         self,
         run: _ManualRun,
-        func: Callable[..., Any],
+        target: Callable[..., Any],
         app_context: Callable[[], Any] | None,
     ) -> None:
         start = time.monotonic()
         completed = False
         try:
             if app_context is None:
-                _call(func, run.args, run.kwargs)
+                _call(target, run.args, run.kwargs)
             else:
                 with app_context():
-                    _call(func, run.args, run.kwargs)
+                    _call(target, run.args, run.kwargs)
             completed = True
         except BACKGROUND_EXECUTION_EXCEPTIONS as exc:
             logger.error("manual run of job %s failed", run.job_id, exc_info=True)

@@ -221,16 +221,17 @@ class SchedulerJobsReadService:
             )
         state = job.state
         trigger = state["trigger"]
+        func_ref = state["func"]
         return SchedulerJobListItem(
             **common,
             name=state.get("name"),
             next_run_time=iso(state.get("next_run_time")),
             trigger_type=trigger_type(trigger),
             trigger_args=trigger_args(trigger),
-            func=state["func"],
+            func=func_ref,
             args=list(state.get("args") or ()),
             kwargs=dict(state.get("kwargs") or {}),
-            func_ref=state["func"],
+            func_ref=func_ref,
             executor=state.get("executor"),
         )
 

@@ -24,9 +24,10 @@ from typing import Any
 
 from whalefall_sched.errors import TasksFileError
 from whalefall_sched.services.imports import ImportRefError, import_ref
+from whalefall_sched.services.triggers import CRON_ARG_KEYS
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-#: The seed's table 4.1: the built-in jobs whose manual run injects manual kwargs.
+#: The built-in jobs whose manual run gets manual kwargs (docs/architecture.md).
 DEFAULT_MANUAL_KWARGS_IDS = ("sync_accounts", "calculate_database_size_aggregations")
 #: The host app's scheduler job defaults.
 DEFAULT_JOB_DEFAULTS: dict[str, Any] = {
@@ -35,16 +36,6 @@ DEFAULT_JOB_DEFAULTS: dict[str, Any] = {
     "max_instances": 1,
 }
 TRIGGER_TYPES = ("cron", "interval", "date")
-CRON_FIELDS = (
-    "year",
-    "month",
-    "day",
-    "week",
-    "day_of_week",
-    "hour",
-    "minute",
-    "second",
-)
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -55,7 +46,11 @@ def bundled_tasks_path() -> Path:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One entry of ``default_tasks`` as written (validated by :meth:`TasksFile.problems`)."""
+    """One entry of ``default_tasks`` as written (validated by :meth:`TasksFile.problems`).
+
+    ``function`` is the entry's ``function:`` key as written (a short name or a
+    reference); ``func_ref`` is the ``module:attr`` reference it resolves to.
+    """
 
     id: str
     trigger_type: str
@@ -153,7 +148,7 @@ class TasksFile:
             from apscheduler.triggers.cron import CronTrigger
 
             unknown = sorted(
-                set(params) - {*CRON_FIELDS, "timezone", "start_date", "end_date", "jitter"}
+                set(params) - {*CRON_ARG_KEYS, "timezone", "start_date", "end_date", "jitter"}
             )
             if unknown:
                 raise ValueError(f"unknown cron field(s) {', '.join(unknown)}")
