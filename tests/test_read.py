@@ -1,4 +1,4 @@
-"""The read path on stores written by stock APScheduler: list_jobs, get_job, table 4.2."""
+"""The read path on stores written by stock APScheduler: list_jobs, get_job, cron fields."""
 
 from __future__ import annotations
 
@@ -636,7 +636,7 @@ def test_real_states_in_every_pickle_protocol_are_read(
     assert original["trigger_args"]["week"] == "2"
 
 
-# -- table 4.2 ---------------------------------------------------------------------------
+# -- cron fields of any trigger (the rule: docs/architecture.md) -------------------------
 
 
 class CronTrigger42:

@@ -1,4 +1,4 @@
-"""run: a job's function in a thread named <id>_manual; manual kwargs (table 4.1); app context."""
+"""run: a job's function in a thread named <id>_manual; manual kwargs; app context."""
 
 from __future__ import annotations
 
@@ -399,7 +399,7 @@ def test_cli_run_of_a_task_calling_sys_exit_exits_1(
     assert json.loads(result.stdout)["succeeded"] is False
 
 
-# -- the seed's table 4.1 -------------------------------------------------------------------
+# -- manual-run kwargs (decision table: docs/architecture.md) -------------------------------
 
 
 def _run(service: SchedulerActionsService, job_id: str, created_by: int | None = None) -> None:

@@ -1,4 +1,9 @@
-"""The one exception family of the core; the CLI maps each class to an exit code.
+"""The one exception family of the core: each class carries its ``code`` and its exit code.
+
+The error contract (``docs/architecture-errors.md``): every failure is reported as one
+JSON object built by :func:`error_object`, and the process exits with that object's
+``exit_code``. Nothing here knows of Typer; the CLI catches :class:`WhaleFallSchedError`
+once and exits with ``error.exit_code``.
 
 The seed's ``NotFoundError``, ``ConflictError`` and ``SystemError`` are
 ``JobNotFoundError``, ``StoreConflictError`` and ``StoreSystemError`` here so that
@@ -7,22 +12,60 @@ none shadows a Python builtin.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+from typing import Any, ClassVar
+
+
+class ExitCode(IntEnum):
+    """What a ``whalefall-sched`` process returns (documented in the README)."""
+
+    OK = 0
+    RUN_FAILED = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    CONFLICT = 4
+    SYSTEM = 5
+
+
+def error_object(
+    code: str, message: str, exit_code: int, problems: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The error object of every failure: ``{"code", "message", "exit_code"[, "problems"]}``."""
+    error: dict[str, Any] = {"code": code, "message": message, "exit_code": int(exit_code)}
+    if problems:
+        error["problems"] = list(problems)
+    return error
+
 
 class WhaleFallSchedError(Exception):
     """Base of every error the core raises on purpose."""
 
     #: Stable machine-readable code, carried into ``{"error": {"code": ...}}``.
-    code = "error"
+    code: ClassVar[str] = "error"
+    #: What the process exits with when this error ends a command.
+    exit_code: ClassVar[ExitCode] = ExitCode.SYSTEM
+    #: Details listed one per line under the message (a tasks file's problems).
+    problems: Sequence[str] = ()
 
     def summary(self) -> str:
         """The message without any list of details."""
         return str(self.args[0]) if self.args else type(self).__name__
+
+    def to_dict(self, mask: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """This error's JSON object; ``mask`` (e.g. hiding a URL's password) maps each text."""
+        keep = mask or str
+        message = self.summary() if self.problems else str(self)
+        return error_object(
+            self.code, keep(message), self.exit_code, [keep(p) for p in self.problems]
+        )
 
 
 class InvalidInputError(WhaleFallSchedError):
     """An option, argument or URL given to the tool is invalid."""
 
     code = "usage"
+    exit_code = ExitCode.USAGE
 
 
 class TasksFileError(InvalidInputError):
@@ -48,6 +91,7 @@ class JobNotFoundError(WhaleFallSchedError):
     """No job with that id is in the store (the seed's NotFoundError)."""
 
     code = "not_found"
+    exit_code = ExitCode.NOT_FOUND
 
 
 class StoreConflictError(WhaleFallSchedError):
@@ -58,9 +102,29 @@ class StoreConflictError(WhaleFallSchedError):
     """
 
     code = "conflict"
+    exit_code = ExitCode.CONFLICT
 
 
 class StoreSystemError(WhaleFallSchedError):
     """The store could not be reached or a statement failed (the seed's SystemError)."""
 
     code = "system_error"
+    exit_code = ExitCode.SYSTEM
+
+
+class JobRunFailedError(WhaleFallSchedError):
+    """A job's function raised during a manual run.
+
+    Not raised: a failed run is a result (``ManualRunResult``), reported with this
+    class's code and exit code.
+    """
+
+    code = "run_failed"
+    exit_code = ExitCode.RUN_FAILED
+
+
+class InternalError(WhaleFallSchedError):
+    """An exception nobody meant to raise: a bug, shown as one line unless ``--debug``."""
+
+    code = "internal"
+    exit_code = ExitCode.SYSTEM

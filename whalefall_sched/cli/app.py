@@ -23,14 +23,19 @@ import typer
 from typer.core import TyperGroup
 
 from whalefall_sched import __version__
-from whalefall_sched.cli.exit_codes import ExitCode, exit_code_for
+from whalefall_sched.cli.exit_codes import ExitCode
 from whalefall_sched.cli.render_types import OutputFormat
 from whalefall_sched.cli.settings import (
     DEFAULT_TABLE,
     DEFAULT_URL,
     Settings,
 )
-from whalefall_sched.errors import WhaleFallSchedError
+from whalefall_sched.errors import (
+    InternalError,
+    InvalidInputError,
+    WhaleFallSchedError,
+    error_object,
+)
 
 if TYPE_CHECKING:
     from whalefall_sched.services.actions_service import Replacement, SchedulerActionsService
@@ -68,8 +73,8 @@ class _OneLineErrors(TyperGroup):
             if _wants_json(args):
                 from whalefall_sched.cli.render import print_json
 
-                error = {"code": "usage", "message": exc.format_message()}
-                print_json({"error": error | {"exit_code": exc.exit_code}})
+                error = error_object(InvalidInputError.code, exc.format_message(), exc.exit_code)
+                print_json({"error": error})
             click.echo(f"Error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort as exc:
@@ -303,22 +308,19 @@ def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise
     except WhaleFallSchedError as exc:
-        code = exit_code_for(exc)
         if settings.debug:
             traceback.print_exc()
-        problems = [redact(p, settings.url) for p in getattr(exc, "problems", [])]
-        message = exc.summary() if problems else str(exc)
-        render_error(exc.code, redact(message, settings.url), code, output, problems)
-        raise typer.Exit(code) from exc
+        render_error(exc.to_dict(lambda text: redact(text, settings.url)), output)
+        raise typer.Exit(exc.exit_code) from exc
     except Exception as exc:
         if settings.debug:
             traceback.print_exc()
-        message = (
+        internal = InternalError(
             f"unexpected {type(exc).__name__}: {redact(str(exc), settings.url)} "
             "(run with --debug for details)"
         )
-        render_error("internal", message, ExitCode.SYSTEM, output)
-        raise typer.Exit(ExitCode.SYSTEM) from exc
+        render_error(internal.to_dict(), output)
+        raise typer.Exit(internal.exit_code) from exc
     finally:
         settings.close()
 
@@ -388,50 +390,29 @@ def status_command(ctx: typer.Context, *, output: OutputOption = OutputFormat.ta
         status = settings.read_service().status()
         _render(status, output)
         _notes(status.notes)
-        if not status.reachable:
+        if status.error is not None:
             # the one-line error of every failure; with -o json the status stays the
             # only document on stdout
-            message = status.error["message"] if status.error else "store unreachable"
-            sys.stderr.write(f"Error: {message}\n")
-            raise typer.Exit(ExitCode.SYSTEM)
-        if not status.healthy:
-            raise typer.Exit(ExitCode.CONFLICT)
+            sys.stderr.write(f"Error: {status.error['message']}\n")
+        if status.exit_code:
+            raise typer.Exit(status.exit_code)
 
 
 # -- acting ------------------------------------------------------------------------------
 
 
 def _act(ctx: click.Context, action: str, job_ids: list[str], output: OutputFormat) -> None:
-    from whalefall_sched.cli.render import ActionReport
-
+    """Pause or resume every id; render the one result and exit with its code."""
     with _guard(ctx, output) as settings:
         service = settings.actions_service()
-        method = service.pause_job if action == "pause" else service.resume_job
-        results = []
-        errors: list[dict[str, Any]] = []
-        first_error: WhaleFallSchedError | None = None
-        for job_id in dict.fromkeys(job_ids):
-            try:
-                results.append(method(job_id))
-            except WhaleFallSchedError as exc:
-                first_error = first_error or exc
-                code = exit_code_for(exc)
-                errors.append(
-                    {
-                        "id": job_id,
-                        "error": {
-                            "code": exc.code,
-                            "message": str(exc),
-                            "exit_code": code,
-                        },
-                    }
-                )
-        _render(ActionReport(results, errors), output)
-        _notes(note for r in results for note in r.notes)
-        for err in errors:
-            sys.stderr.write(f"Error: {err['error']['message']}\n")
-        if first_error is not None:
-            raise typer.Exit(exit_code_for(first_error))
+        act = service.pause_jobs if action == "pause" else service.resume_jobs
+        result = act(job_ids)
+        _render(result, output)
+        _notes(result.notes)
+        for _, error in result.errors:
+            sys.stderr.write(f"Error: {error}\n")
+        if result.exit_code:
+            raise typer.Exit(result.exit_code)
 
 
 @app.command("pause")
@@ -493,8 +474,8 @@ def run_command(
         if result.error:
             result = dataclasses.replace(result, error=redact(result.error, settings.url))
         _render(result, output)
-        if not result.succeeded:
-            raise typer.Exit(ExitCode.RUN_FAILED)
+        if result.exit_code:
+            raise typer.Exit(result.exit_code)
 
 
 @app.command("reload")

@@ -17,13 +17,14 @@ from whalefall_sched.cli.render_types import OutputFormat
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
-    JobActionResult,
+    JobActionsResult,
     ManualRunResult,
     SchedulerJobDetail,
     SchedulerJobListItem,
     SchedulerJobsReloadResult,
     StoreStatus,
 )
+from whalefall_sched.services.triggers import CRON_ARG_KEYS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,14 +36,6 @@ class JobList:
     """The ``list`` result."""
 
     items: list[SchedulerJobListItem]
-
-
-@dataclass(frozen=True)
-class ActionReport:
-    """The ``pause``/``resume`` result: one entry per id, plus the failures."""
-
-    results: list[JobActionResult]
-    errors: list[dict[str, Any]]
 
 
 _STATE_LABEL = {STATE_RUNNING: "running", STATE_PAUSED: "paused"}
@@ -87,18 +80,10 @@ def json_document(result: Any) -> Any:
     """The JSON document of a result object."""
     if isinstance(result, JobList):
         return [item.to_dict() for item in result.items]
-    if isinstance(result, ActionReport):
-        document: dict[str, Any] = {
-            "results": [r.to_dict() for r in result.results],
-            "errors": result.errors,
-        }
-        if result.errors:
-            document["error"] = result.errors[0]["error"]
-        return document
     document = result.to_dict()
     if isinstance(result, ManualRunResult) and not result.succeeded:
         # Every failure carries the same error object; a failed run exits 1.
-        document["error"] = {"code": "run_failed", "message": result.error, "exit_code": 1}
+        document["error"] = result.error_dict()
     return document
 
 
@@ -112,7 +97,7 @@ def render(result: Any, output: OutputFormat) -> None:
         _render_list(console, result.items)
     elif isinstance(result, SchedulerJobDetail):
         _render_detail(console, result)
-    elif isinstance(result, ActionReport):
+    elif isinstance(result, JobActionsResult):
         _render_actions(console, result)
     elif isinstance(result, ManualRunResult):
         _render_run(console, result)
@@ -124,21 +109,13 @@ def render(result: Any, output: OutputFormat) -> None:
         raise TypeError(f"no renderer for {type(result).__name__}")
 
 
-def render_error(
-    code: str,
-    message: str,
-    exit_code: int,
-    output: OutputFormat,
-    problems: Sequence[str] = (),
-) -> None:
-    """One ``Error:`` line on stderr (then one line per problem, if a file had several);
-    with ``-o json`` also ``{"error": ...}`` on stdout."""
+def render_error(error: dict[str, Any], output: OutputFormat) -> None:
+    """An error object (``WhaleFallSchedError.to_dict()``) as one ``Error:`` line on stderr,
+    then one line per problem; with ``-o json`` also ``{"error": ...}`` on stdout."""
     if output is OutputFormat.json:
-        error: dict[str, Any] = {"code": code, "message": message, "exit_code": exit_code}
-        if problems:
-            error["problems"] = list(problems)
         print_json({"error": error})
-    lines = [f"Error: {message}", *(f"  - {problem}" for problem in problems)]
+    problems = error.get("problems", [])
+    lines = [f"Error: {error['message']}", *(f"  - {problem}" for problem in problems)]
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 
@@ -153,7 +130,8 @@ def note(message: str) -> None:
 
 
 def time_left(when: datetime, now: datetime | None = None) -> str:
-    """``5h 26min left`` / ``3min 2s ago``, as ``systemctl list-timers`` words it."""
+    """From ``now`` to ``when`` in its two largest units: ``5h26min`` ahead, ``3min2s ago``
+    past (the LEFT and PASSED columns of ``systemctl list-timers``)."""
     now = now or datetime.now(when.tzinfo)
     seconds = int((when - now).total_seconds())
     suffix = "left" if seconds >= 0 else "ago"
@@ -173,7 +151,8 @@ def time_left(when: datetime, now: datetime | None = None) -> str:
 
 
 def local_time(iso: str | None, now: datetime | None = None) -> str:
-    """An ISO time as local ``YYYY-MM-DD HH:MM:SS`` and the time left; ``-`` for None."""
+    """An ISO time in local time (``MM-DD HH:MM``, or ``YYYY-MM-DD`` in another year), then
+    on a second line :func:`time_left`; ``-`` for None."""
     if iso is None:
         return "-"
     when = datetime.fromisoformat(iso)
@@ -196,14 +175,11 @@ def _escape(value: Any) -> str:
 
 # -- tables --------------------------------------------------------------------------
 
-_CRON_COLUMNS = (
-    ("SEC", "second"),
-    ("MIN", "minute"),
-    ("HOUR", "hour"),
-    ("DAY", "day"),
-    ("MONTH", "month"),
-    ("DOW", "day_of_week"),
-    ("YEAR", "year"),
+#: Headings that are not the field's name in capitals.
+_CRON_HEADINGS = {"second": "SEC", "minute": "MIN", "day_of_week": "DOW"}
+#: (heading, field) of the host API's seven cron fields; WEEK is added only when used.
+_CRON_COLUMNS = tuple(
+    (_CRON_HEADINGS.get(key, key.upper()), key) for key in CRON_ARG_KEYS if key != "week"
 )
 
 
@@ -243,7 +219,7 @@ def _render_list(console: Console, items: Sequence[SchedulerJobListItem]) -> Non
             *(_escape(c) for c in cron),
             local_time(item.next_run_time),
             _state(item.state),
-            "yes" if item.is_builtin else "no",
+            _yes(item.is_builtin, unknown="?"),
         )
     console.print(table)
     console.print(
@@ -273,7 +249,7 @@ def _render_detail(console: Console, job: SchedulerJobDetail) -> None:
         ("misfire_grace_time", job.misfire_grace_time),
         ("max_instances", job.max_instances),
         ("coalesce", job.coalesce),
-        ("is_builtin", job.is_builtin),
+        ("is_builtin", "?" if job.is_builtin is None else job.is_builtin),
         ("description", job.description),
     ]
     if job.unreadable_reason:
@@ -283,7 +259,7 @@ def _render_detail(console: Console, job: SchedulerJobDetail) -> None:
     console.print(table)
 
 
-def _render_actions(console: Console, report: ActionReport) -> None:
+def _render_actions(console: Console, report: JobActionsResult) -> None:
     if not report.results:
         return
     table = _table("ID", "RESULT", "STATE", "NEXT RUN")
@@ -327,8 +303,8 @@ def _render_replacement(console: Console, result: SchedulerJobsReloadResult) -> 
         console.print(f"Backup of the removed rows: {_escape(result.backup_path)}", soft_wrap=True)
 
 
-def _yes(value: bool | None) -> str:
-    return {True: "yes", False: "no", None: "unknown"}[value]
+def _yes(value: bool | None, unknown: str = "unknown") -> str:
+    return {True: "yes", False: "no", None: unknown}[value]
 
 
 def _lock_text(lock: dict[str, Any]) -> str:

@@ -56,19 +56,37 @@ class Settings:
             self._tasks = load_tasks_file(self.tasks_path, self.config_path)
         return self._tasks
 
+    def _tasks_for_reading(self) -> TasksFile | None:
+        """The tasks file, or None after a one-line warning when it is invalid.
+
+        ``list`` and ``get`` then show ``is_builtin`` and ``description`` as unknown
+        instead of failing.
+        """
+        from whalefall_sched.errors import TasksFileError
+
+        try:
+            return self.tasks()
+        except TasksFileError as exc:
+            from whalefall_sched.cli.render import note
+
+            note(f"warning: {exc}; is_builtin unknown")
+            return None
+
     def read_service(self) -> SchedulerJobsReadService:
-        """The seed's read service over this store."""
+        """The seed's read service over this store; it reads the tasks file only to show
+        a job (``status`` never does)."""
         from whalefall_sched.services import SchedulerJobsReadService
 
-        return SchedulerJobsReadService(self.repository(), self.tasks())
+        return SchedulerJobsReadService(self.repository(), self._tasks_for_reading)
 
     def actions_service(self, app_factory: str | None = None) -> SchedulerActionsService:
-        """The seed's actions service over this store."""
+        """The seed's actions service over this store; it reads the tasks file only for
+        ``run`` and ``reload``."""
         from whalefall_sched.services import SchedulerActionsService
 
         return SchedulerActionsService(
             self.repository(),
-            self.tasks(),
+            self.tasks,
             app_factory=app_factory,
             app_paths=self.app_paths,
         )

@@ -20,12 +20,15 @@ from whalefall_sched.errors import (
     JobNotFoundError,
     StoreConflictError,
     TasksFileError,
+    WhaleFallSchedError,
 )
 from whalefall_sched.repository import JobStoreRepository, StoredJob, encode_row, unsafe_reason
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
+    JobActionOutcome,
     JobActionResult,
+    JobActionsResult,
     ManualRunResult,
     SchedulerJobsReloadResult,
     iso,
@@ -41,13 +44,13 @@ logger = logging.getLogger("whalefall_sched.actions")
 BACKGROUND_EXECUTION_EXCEPTIONS: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 
-def _call(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
+def _call(target: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
     """Call a task function; an ``async def`` one is run to completion in this thread.
 
     APScheduler's thread pool would leave its coroutine unawaited, but an operator running
     a job by hand expects it to run.
     """
-    result = func(*args, **kwargs)
+    result = target(*args, **kwargs)
     if inspect.iscoroutine(result):
         asyncio.run(result)
 
@@ -96,7 +99,7 @@ class Replacement:
 class _ManualRun:
     job_id: str
     thread: threading.Thread
-    func: str
+    func_ref: str
     args: list[Any]
     kwargs: dict[str, Any]
     error: str | None = None
@@ -105,23 +108,55 @@ class _ManualRun:
 
 
 class SchedulerActionsService:
-    """Acts on jobs in the store; every write is a compare-and-swap in the repository."""
+    """Acts on jobs in the store; every write is a compare-and-swap in the repository.
+
+    ``tasks`` is the tasks file, or a function that reads it: then it is read only by
+    what needs it (``run``, ``reload``), so pause, resume and restore work with a broken
+    one.
+    """
 
     def __init__(
         self,
         repository: JobStoreRepository,
-        tasks: TasksFile,
+        tasks: TasksFile | Callable[[], TasksFile],
         *,
         app_factory: str | None = None,
         app_paths: Sequence[str] = (),
     ) -> None:
         self._repo = repository
-        self._tasks = tasks
-        self._app_factory = app_factory or tasks.app_factory
+        self._tasks_source = tasks
+        self._app_factory = app_factory
         self._app_paths = list(app_paths)
         self._runs: dict[str, _ManualRun] = {}
 
+    @property
+    def _tasks(self) -> TasksFile:
+        """The tasks file, read the first time it is needed."""
+        if not isinstance(self._tasks_source, TasksFile):
+            self._tasks_source = self._tasks_source()
+        return self._tasks_source
+
     # -- pause / resume ------------------------------------------------------
+
+    def pause_jobs(self, job_ids: Sequence[str]) -> JobActionsResult:
+        """:meth:`pause_job` each id once, in order; a failed id does not stop the others."""
+        return self._each("pause", self.pause_job, job_ids)
+
+    def resume_jobs(self, job_ids: Sequence[str]) -> JobActionsResult:
+        """:meth:`resume_job` each id once, in order; a failed id does not stop the others."""
+        return self._each("resume", self.resume_job, job_ids)
+
+    @staticmethod
+    def _each(
+        action: str, act: Callable[[str], JobActionResult], job_ids: Sequence[str]
+    ) -> JobActionsResult:
+        outcomes: list[JobActionOutcome] = []
+        for job_id in dict.fromkeys(job_ids):
+            try:
+                outcomes.append(JobActionOutcome(job_id, result=act(job_id)))
+            except WhaleFallSchedError as exc:
+                outcomes.append(JobActionOutcome(job_id, error=exc))
+        return JobActionsResult(action, outcomes)
 
     def pause_job(self, job_id: str) -> JobActionResult:
         """Clear the job's next run time, as stock ``pause_job`` does."""
@@ -253,28 +288,34 @@ class SchedulerActionsService:
         outcome is available from :meth:`wait_for_run`. Built-in jobs listed in the
         tasks file's ``manual_kwargs_ids`` get ``manual_run=True`` and ``created_by``.
         """
+        # first: a broken tasks file stops the run before the store is read
+        manual_kwargs = self.manual_kwargs(job_id, created_by)
         job = self._repo.get_job(job_id)
         if job.state is None:
             raise StoreConflictError(
                 f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); not run"
             )
         func_ref: str = job.state["func"]
-        func = self._import(func_ref, f"task function of job {job_id!r}")
+        target = self._import(func_ref, f"task function of job {job_id!r}")
         args = list(job.state.get("args") or ())
         kwargs = dict(job.state.get("kwargs") or {})
-        kwargs.update(self.manual_kwargs(job_id, created_by))
+        kwargs.update(manual_kwargs)
         app_context = self._app_context_factory()
         thread_name = f"{job_id}_manual"
         run = _ManualRun(job_id, threading.Thread(), func_ref, args, kwargs)
         run.thread = threading.Thread(
-            target=self._execute, name=thread_name, args=(run, func, app_context)
+            target=self._execute, name=thread_name, args=(run, target, app_context)
         )
         self._runs[thread_name] = run
         run.thread.start()
         return thread_name
 
     def manual_kwargs(self, job_id: str, created_by: int | None) -> dict[str, Any]:
-        """The seed's table 4.1: extra kwargs of a manual run of ``job_id``."""
+        """Extra kwargs of a manual run of ``job_id`` (decision table: docs/architecture.md).
+
+        Only a built-in id that is also in ``manual_kwargs_ids`` gets ``manual_run=True``
+        and ``created_by``; they override the stored kwargs of the same name.
+        """
         if job_id in self._tasks.builtin_ids and job_id in self._tasks.manual_kwargs_ids:
             return {"manual_run": True, "created_by": created_by}
         return {}
@@ -292,7 +333,7 @@ class SchedulerActionsService:
             thread_name=thread_name,
             succeeded=run.error is None,
             duration_seconds=round(run.duration, 3),
-            func=run.func,
+            func=run.func_ref,
             args=run.args,
             kwargs=run.kwargs,
             error=run.error,
@@ -301,17 +342,17 @@ class SchedulerActionsService:
     def _execute(
         self,
         run: _ManualRun,
-        func: Callable[..., Any],
+        target: Callable[..., Any],
         app_context: Callable[[], Any] | None,
     ) -> None:
         start = time.monotonic()
         completed = False
         try:
             if app_context is None:
-                _call(func, run.args, run.kwargs)
+                _call(target, run.args, run.kwargs)
             else:
                 with app_context():
-                    _call(func, run.args, run.kwargs)
+                    _call(target, run.args, run.kwargs)
             completed = True
         except BACKGROUND_EXECUTION_EXCEPTIONS as exc:
             logger.error("manual run of job %s failed", run.job_id, exc_info=True)
@@ -338,11 +379,12 @@ class SchedulerActionsService:
             if flask.has_app_context():
                 app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
                 return app.app_context  # type: ignore[no-any-return]
-        if not self._app_factory:
+        factory_ref = self._app_factory or self._tasks.app_factory
+        if not factory_ref:
             return None
-        factory = self._import(self._app_factory, "app factory")
+        factory = self._import(factory_ref, "app factory")
         if not callable(factory):
-            raise StoreConflictError(f"app factory {self._app_factory!r} is not callable")
+            raise StoreConflictError(f"app factory {factory_ref!r} is not callable")
 
         @contextmanager
         def enter() -> Iterator[None]:

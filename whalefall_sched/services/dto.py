@@ -5,7 +5,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
+
+from whalefall_sched.errors import (
+    ExitCode,
+    JobRunFailedError,
+    StoreConflictError,
+    WhaleFallSchedError,
+)
 
 STATE_RUNNING = "STATE_RUNNING"
 STATE_PAUSED = "STATE_PAUSED"
@@ -42,7 +49,12 @@ class _Dict:
 
 @dataclass(frozen=True)
 class SchedulerJobListItem(_Dict):
-    """One job as the host API's list shows it, plus ``func_ref``, ``executor``, ``week``."""
+    """One job as the host API's list shows it, plus ``func_ref``, ``executor``, ``week``.
+
+    ``func`` and ``func_ref`` (always equal) are the host API's JSON keys; in code the
+    job's ``module:attr`` reference is called ``func_ref``. ``is_builtin`` and
+    ``description`` are None when the tasks file could not be read.
+    """
 
     id: str
     name: str | None
@@ -52,7 +64,7 @@ class SchedulerJobListItem(_Dict):
     trigger_type: str | None
     trigger_args: dict[str, str]
     state: str
-    is_builtin: bool
+    is_builtin: bool | None
     func: str | None
     args: list[Any]
     kwargs: dict[str, Any]
@@ -79,7 +91,7 @@ class SchedulerJobDetail(_Dict):
     trigger_type: str | None = None
     trigger_args: dict[str, str] = field(default_factory=dict)
     state: str = STATE_UNREADABLE
-    is_builtin: bool = False
+    is_builtin: bool | None = False
     executor: str | None = None
     unreadable_reason: str | None = None
 
@@ -100,6 +112,69 @@ class JobActionResult(_Dict):
 
 
 @dataclass(frozen=True)
+class JobActionOutcome:
+    """One id of a pause or resume: ``done`` with its result, or ``failed`` with its error."""
+
+    id: str
+    result: JobActionResult | None = None
+    error: WhaleFallSchedError | None = None
+
+    @property
+    def outcome(self) -> Literal["done", "failed"]:
+        """``done`` or ``failed``."""
+        return "failed" if self.error is not None else "done"
+
+
+@dataclass(frozen=True)
+class JobActionsResult:
+    """A pause or resume of several ids: one outcome per id, in the order given.
+
+    One failed id does not stop the others; the first failure decides the exit code.
+    """
+
+    action: str
+    outcomes: list[JobActionOutcome]
+
+    @property
+    def results(self) -> list[JobActionResult]:
+        """The ids that were done."""
+        return [o.result for o in self.outcomes if o.result is not None]
+
+    @property
+    def errors(self) -> list[tuple[str, WhaleFallSchedError]]:
+        """``(id, error)`` of each id that failed."""
+        return [(o.id, o.error) for o in self.outcomes if o.error is not None]
+
+    @property
+    def status(self) -> Literal["success", "partial", "error"]:
+        """``success`` (every id done), ``partial`` (some failed) or ``error`` (all failed)."""
+        failed = len(self.errors)
+        if not failed:
+            return "success"
+        return "partial" if failed < len(self.outcomes) else "error"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0, or the exit code of the first id that failed."""
+        errors = self.errors
+        return errors[0][1].exit_code if errors else ExitCode.OK
+
+    @property
+    def notes(self) -> list[str]:
+        """Every note of the ids done, each once."""
+        return list(dict.fromkeys(note for r in self.results for note in r.notes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"results": [...], "errors": [{"id", "error"}...]}``, plus the first ``error``."""
+        errors = [{"id": job_id, "error": error.to_dict()} for job_id, error in self.errors]
+        document: dict[str, Any] = {"results": [r.to_dict() for r in self.results]}
+        document["errors"] = errors
+        if errors:
+            document["error"] = errors[0]["error"]
+        return document
+
+
+@dataclass(frozen=True)
 class ManualRunResult(_Dict):
     """Outcome of a manual run, once its thread has finished."""
 
@@ -111,6 +186,17 @@ class ManualRunResult(_Dict):
     args: list[Any]
     kwargs: dict[str, Any]
     error: str | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 when the function returned, 1 when it raised."""
+        return ExitCode.OK if self.succeeded else JobRunFailedError.exit_code
+
+    def error_dict(self) -> dict[str, Any] | None:
+        """The error object of a failed run (``code`` ``run_failed``), None for a success."""
+        if self.succeeded:
+            return None
+        return JobRunFailedError(self.error or "the task did not complete").to_dict()
 
 
 @dataclass(frozen=True)
@@ -186,3 +272,10 @@ class StoreStatus(_Dict):
     error: dict[str, Any] | None = None
     #: What the operator should know about how health was judged (no effect on it).
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 healthy, 4 degraded, the error's (5) when unreachable."""
+        if self.error is not None:
+            return int(self.error["exit_code"])
+        return ExitCode.OK if self.healthy else StoreConflictError.exit_code

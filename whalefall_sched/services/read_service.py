@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +23,6 @@ from whalefall_sched.services.triggers import trigger_args, trigger_type
 
 #: A job with no misfire grace counts as overdue once this many seconds late.
 OVERDUE_SLACK = 60
-#: The exit code an unreachable store's status carries (the CLI's ``ExitCode.SYSTEM``).
-UNREACHABLE_EXIT_CODE = 5
 #: Where there is no scheduler lock file to look at (PostgreSQL, MySQL).
 NO_LOCK_NOTE = (
     "no scheduler lock file on this kind of store: whether a scheduler is processing it "
@@ -40,11 +38,27 @@ def job_state_name(job: StoredJob) -> str:
 
 
 class SchedulerJobsReadService:
-    """Lists and shows jobs. Never writes: decoding imports no task function."""
+    """Lists and shows jobs. Never writes: decoding imports no task function.
 
-    def __init__(self, repository: JobStoreRepository, tasks: TasksFile) -> None:
+    ``tasks`` gives ``is_builtin`` and ``description``: the tasks file, a function that
+    reads it (called once, the first time a job is shown; ``status`` never does), or
+    None when it cannot be read: then both are None (unknown).
+    """
+
+    def __init__(
+        self,
+        repository: JobStoreRepository,
+        tasks: TasksFile | Callable[[], TasksFile | None] | None = None,
+    ) -> None:
         self._repo = repository
-        self._tasks = tasks
+        self._tasks_source = tasks
+
+    @property
+    def _tasks(self) -> TasksFile | None:
+        """The tasks file, read the first time it is needed; None when unknown."""
+        if callable(self._tasks_source):
+            self._tasks_source = self._tasks_source()
+        return self._tasks_source
 
     def list_jobs(self, state: str | None = None) -> list[SchedulerJobListItem]:
         """Every job sorted by id, optionally only those in ``state``."""
@@ -100,7 +114,7 @@ class SchedulerJobsReadService:
                 unreadable=[],
                 overdue=[],
                 next_wakeup=None,
-                error={"code": exc.code, "message": message, "exit_code": UNREACHABLE_EXIT_CODE},
+                error=exc.to_dict(),
             )
 
     def _status(self, now: datetime) -> StoreStatus:
@@ -189,13 +203,14 @@ class SchedulerJobsReadService:
         )
 
     def _item(self, job: StoredJob) -> SchedulerJobListItem:
-        task = self._tasks.task(job.id)
+        tasks = self._tasks
+        task = tasks.task(job.id) if tasks is not None else None
         common: dict[str, Any] = {
             "id": job.id,
             "description": task.description if task else None,
             "last_run_time": None,
             "state": job_state_name(job),
-            "is_builtin": job.id in self._tasks.builtin_ids,
+            "is_builtin": job.id in tasks.builtin_ids if tasks is not None else None,
         }
         if job.state is None:
             return SchedulerJobListItem(
@@ -211,16 +226,17 @@ class SchedulerJobsReadService:
             )
         state = job.state
         trigger = state["trigger"]
+        func_ref = state["func"]
         return SchedulerJobListItem(
             **common,
             name=state.get("name"),
             next_run_time=iso(state.get("next_run_time")),
             trigger_type=trigger_type(trigger),
             trigger_args=trigger_args(trigger),
-            func=state["func"],
+            func=func_ref,
             args=list(state.get("args") or ()),
             kwargs=dict(state.get("kwargs") or {}),
-            func_ref=state["func"],
+            func_ref=func_ref,
             executor=state.get("executor"),
         )
 

@@ -24,9 +24,10 @@ from typing import Any
 
 from whalefall_sched.errors import TasksFileError
 from whalefall_sched.services.imports import ImportRefError, import_ref
+from whalefall_sched.services.triggers import CRON_ARG_KEYS
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-#: The seed's table 4.1: the built-in jobs whose manual run injects manual kwargs.
+#: The built-in jobs whose manual run gets manual kwargs (docs/architecture.md).
 DEFAULT_MANUAL_KWARGS_IDS = ("sync_accounts", "calculate_database_size_aggregations")
 #: The host app's scheduler job defaults.
 DEFAULT_JOB_DEFAULTS: dict[str, Any] = {
@@ -35,16 +36,6 @@ DEFAULT_JOB_DEFAULTS: dict[str, Any] = {
     "max_instances": 1,
 }
 TRIGGER_TYPES = ("cron", "interval", "date")
-CRON_FIELDS = (
-    "year",
-    "month",
-    "day",
-    "week",
-    "day_of_week",
-    "hour",
-    "minute",
-    "second",
-)
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -55,7 +46,11 @@ def bundled_tasks_path() -> Path:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One entry of ``default_tasks`` as written (validated by :meth:`TasksFile.problems`)."""
+    """One entry of ``default_tasks`` as written (validated by :meth:`TasksFile.problems`).
+
+    ``function`` is the entry's ``function:`` key as written (a short name or a
+    reference); ``func_ref`` is the ``module:attr`` reference it resolves to.
+    """
 
     id: str
     trigger_type: str
@@ -153,7 +148,7 @@ class TasksFile:
             from apscheduler.triggers.cron import CronTrigger
 
             unknown = sorted(
-                set(params) - {*CRON_FIELDS, "timezone", "start_date", "end_date", "jitter"}
+                set(params) - {*CRON_ARG_KEYS, "timezone", "start_date", "end_date", "jitter"}
             )
             if unknown:
                 raise ValueError(f"unknown cron field(s) {', '.join(unknown)}")
@@ -211,15 +206,42 @@ OWN_KEYS = (
 )
 
 
+def _invalid(what: str, path: Path, reason: str) -> TasksFileError:
+    """``<what> <path> is invalid: <reason>``, on one line."""
+    return TasksFileError(f"{what} {path} is invalid: {reason}".replace("\n", " "))
+
+
+def _yaml_problem(path: Path, text: str, exc: Exception) -> str:
+    """A YAML syntax error as ``not valid YAML at file:line:column: problem``."""
+    import yaml
+
+    def where(line: int, column: int) -> str:
+        return f"{path}:{line + 1}:{column + 1}"
+
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark, start = exc.problem_mark, exc.context_mark
+        found = f"not valid YAML at {where(mark.line, mark.column)}: {exc.problem}"
+        if exc.context and start is not None and start.index != mark.index:
+            found += f" ({exc.context} started at {start.line + 1}:{start.column + 1})"
+        return found
+    if isinstance(exc, yaml.reader.ReaderError):
+        lines = text[: exc.position].split("\n")
+        return f"not valid YAML at {where(len(lines) - 1, len(lines[-1]))}: {exc.reason}"
+    return f"not valid YAML: {exc}"
+
+
 def _read_yaml(path: Path, what: str) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TasksFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _invalid(what, path, f"cannot read it ({reason})") from exc
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise TasksFileError(f"{what} {path} is not valid YAML: {exc}".replace("\n", " ")) from exc
+        raise _invalid(what, path, _yaml_problem(path, text, exc)) from exc
 
 
 def load_tasks_file(path: Path | None, config: Path | None = None) -> TasksFile:
@@ -233,16 +255,17 @@ def load_tasks_file(path: Path | None, config: Path | None = None) -> TasksFile:
     path = path or bundled_tasks_path()
     document = _read_yaml(path, "tasks file")
     if not isinstance(document, dict) or not isinstance(document.get("default_tasks"), list):
-        raise TasksFileError(f"tasks file {path} has no `default_tasks:` list")
+        raise _invalid("tasks file", path, "no `default_tasks:` list")
     if config is not None:
         overlay = _read_yaml(config, "config file")
         if not isinstance(overlay, dict):
-            raise TasksFileError(f"config file {config} is not a mapping of {', '.join(OWN_KEYS)}")
+            raise _invalid("config file", config, f"not a mapping of {', '.join(OWN_KEYS)}")
         unknown = sorted(set(overlay) - set(OWN_KEYS))
         if unknown:
-            raise TasksFileError(
-                f"config file {config}: unknown key(s) {', '.join(unknown)} "
-                f"(want {', '.join(OWN_KEYS)})"
+            raise _invalid(
+                "config file",
+                config,
+                f"unknown key(s) {', '.join(unknown)} (want {', '.join(OWN_KEYS)})",
             )
         document = {**document, **overlay}
     return _parse(path, document)

@@ -1,10 +1,11 @@
-"""How a trigger is described to an operator (the seed's table 4.2)."""
+"""How a trigger is described to an operator (the rule: docs/architecture.md)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-#: Display order of the cron fields; ``week`` is an addition to the host API's seven.
+#: The cron fields, in display order: the one list (the tasks file's cron fields and the
+#: table's columns derive from it); ``week`` is an addition to the host API's seven.
 CRON_ARG_KEYS = (
     "second",
     "minute",
@@ -46,7 +47,7 @@ def trigger_type(trigger: Any) -> str:
 
 
 def cron_trigger_args(trigger: Any) -> dict[str, str]:
-    """The cron fields of ``trigger`` by the seed's table 4.2.
+    """The cron fields of ``trigger`` (the rule: docs/architecture.md).
 
     ``fields`` a dict: read each key; a list of 8 or more: read by APScheduler's index;
     anything else: the defaults.
