@@ -1,6 +1,6 @@
 """The one exception family of the core: each class carries its ``code`` and its exit code.
 
-The error contract (``docs/architecture-errors.md``): every failure is reported as one
+The error contract (``docs/architecture.md``): every failure is reported as one
 JSON object built by :func:`error_object`, and the process exits with that object's
 ``exit_code``. Nothing here knows of Typer; the CLI catches :class:`WhaleFallSchedError`
 once and exits with ``error.exit_code``.
