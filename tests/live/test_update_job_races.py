@@ -201,13 +201,15 @@ def test_cli_reload_while_a_removed_job_is_due_never_kills_the_scheduler_thread(
             {"id": "fresh", "trigger_type": "interval", "trigger_params": {"seconds": 1}},
         ],
     )
-    due_at = _victim_next_run_time(stock)
-    sleep_until(due_at - 1.5)
+    # Start the reload once the scheduler holds the victim as due (it has read it and
+    # not yet written it back): deleting the row now is exactly what would kill the
+    # scheduler's thread. Started inside the window, the race is met however fast or
+    # slow the command starts.
+    _due_read(live, after=time.time())
     started = time.time()
     proc = wfs.start("--tasks", tasks, "reload", "--yes")
     out, err = proc.communicate(timeout=CLI_TIMEOUT)
     ended = time.time()
-    _due_read(live, after=started - DELAY)
     _assert_race_met(live, started, ended)
     assert proc.returncode in (0, CONFLICT), f"exit {proc.returncode}\n{out}\n{err}"
     _wait_window_closed(live)
