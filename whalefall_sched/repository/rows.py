@@ -236,7 +236,7 @@ def column_is(column: Any, value: object, kind: type) -> ColumnElement[bool]:
     from SQLite, where it is matched with its storage class too (``id = 5`` would also
     match the text '5'), text that is not UTF-8 by its bytes.
     """
-    from sqlalchemy import LargeBinary, and_, cast, func, literal
+    from sqlalchemy import LargeBinary, and_, cast, func, literal, type_coerce
     from sqlalchemy.types import NullType
 
     if type(value) is kind and not (isinstance(value, str) and not _is_utf8(value)):
@@ -247,7 +247,9 @@ def column_is(column: Any, value: object, kind: type) -> ColumnElement[bool]:
         stored = value.encode("utf-8", "surrogateescape")
         return and_(func.typeof(column) == "text", cast(column, LargeBinary) == stored)
     storage = _STORAGE_CLASSES.get(type(value), "blob")
-    return and_(func.typeof(column) == storage, column == literal(value, NullType()))
+    # untyped on both sides: the column's type would process the value (bytes(5)...)
+    untyped = type_coerce(column, NullType()) == literal(value, NullType())
+    return and_(func.typeof(column) == storage, untyped)
 
 
 #: SQLite's storage class of each value type ``fetch`` returns.
