@@ -148,6 +148,22 @@ BAD_STATES: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
         lambda: {"trigger": _cron(lambda t: t.fields.__setitem__(4, BaseField("day_of_week", 1)))},
         "trigger.fields[day_of_week] is BaseField, not DayOfWeekField",
     ),
+    "cron_field_extra": (
+        lambda: {"trigger": _cron(lambda t: setattr(t.fields[5], "extra", 1))},
+        "trigger.fields[hour] holds expressions, extra, is_default, name, not expressions, ",
+    ),
+    "cron_range_no_last": (
+        lambda: {"trigger": _cron(lambda t: delattr(t.fields[5].expressions[0], "last"))},
+        "trigger.fields[hour] holds a RangeExpression with first, step",
+    ),
+    "cron_position_9": (
+        lambda: {
+            "trigger": _cron(
+                lambda t: setattr(t.fields[2].expressions[0], "option_num", 9), day="1st mon"
+            )
+        },
+        "trigger.fields[day]: position 9, weekday 0",
+    ),
     "cron_jitter_str": (
         lambda: {"trigger": CronTrigger(hour=3, timezone="UTC", jitter="5")},
         "trigger.jitter is str, not a number",

@@ -150,6 +150,11 @@ def _zone(value: Any, what: str) -> tzinfo:
     return zone
 
 
+def _names(attrs: Any) -> str:
+    """Attribute names for a reason, sorted and cut short."""
+    return (", ".join(sorted(map(str, attrs))) or "nothing")[:120]
+
+
 def _attr(obj: Any, name: str, what: str) -> Any:
     value = getattr(obj, name, _MISSING)
     if value is _MISSING:
@@ -264,7 +269,7 @@ def _cron_field(field: Any, name: str, what: str) -> None:
         raise _ShapeError(f"{what} is {type(field).__name__}, not {expected.__name__}")
     attrs = getattr(field, "__dict__", {})
     if set(attrs) != _FIELD_ATTRS:
-        raise _ShapeError(f"{what} holds {', '.join(sorted(map(str, attrs)))}, not {_FIELD_ATTRS}")
+        raise _ShapeError(f"{what} holds {_names(attrs)}, not {_names(_FIELD_ATTRS)}")
     if attrs["name"] != name:
         raise _ShapeError(f"{what} is named {attrs['name']!r:.40}")
     _kind(attrs["is_default"], bool, f"{what}.is_default")
@@ -283,9 +288,7 @@ def _cron_expression(expression: Any, compilers: list[type], name: str, what: st
         raise _ShapeError(f"{what} holds a {kind.__name__}, not one of its expressions")
     attrs = getattr(expression, "__dict__", {})
     if set(attrs) != _EXPRESSION_ATTRS[kind.__name__]:
-        raise _ShapeError(
-            f"{what} holds a {kind.__name__} with {', '.join(sorted(map(str, attrs)))}"
-        )
+        raise _ShapeError(f"{what} holds a {kind.__name__} with {_names(attrs)}")
     low, high = MIN_VALUES[name], MAX_VALUES[name]
     step = attrs["step"]
     if step is not None and _int(step, f"{what} step", 1) > high - low:
