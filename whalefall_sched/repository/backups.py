@@ -1,7 +1,9 @@
 """Backups of the rows a replacement removes or rewrites, restorable byte for byte.
 
 A backup is one JSON document: the format marker, when, the store (password masked), the
-table and schema, and each row's three columns (``job_state`` in base64).
+table and schema, and each row's three columns (``job_state`` in base64). A row whose
+columns held other types than the table declares (SQLite) is saved as far as it can be,
+with ``unreadable`` saying why; such a row is never restored.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from whalefall_sched.errors import InvalidInputError, StoreSystemError
 from whalefall_sched.repository.rows import StoredJob, decode_row
 
 BACKUP_FORMAT = "whalefall-sched-backup/1"
+_COLUMNS = {"id", "next_run_time", "job_state"}
 
 
 def write_backup(
@@ -43,14 +46,7 @@ def write_backup(
         "store": store,
         "table": table,
         "schema": schema,
-        "rows": [
-            {
-                "id": row.id,
-                "next_run_time": row.next_run_time,
-                "job_state": base64.b64encode(row.job_state).decode("ascii"),
-            }
-            for row in rows
-        ],
+        "rows": [_document_row(row) for row in rows],
     }
     data = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
     tmp: Path | None = None
@@ -78,6 +74,17 @@ def write_backup(
             with contextlib.suppress(OSError):
                 tmp.unlink()
     return path
+
+
+def _document_row(row: StoredJob) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": row.id,
+        "next_run_time": row.next_run_time,
+        "job_state": base64.b64encode(row.job_state).decode("ascii"),
+    }
+    if row.column_problem is not None:
+        document["unreadable"] = row.column_problem
+    return document
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -129,7 +136,7 @@ def read_backup(
 def _row(path: Path, index: int, raw: Any) -> StoredJob:
     """One row of a backup, its three columns checked for type before decoding."""
     where = f"backup {path}, row {index + 1}"
-    if not isinstance(raw, dict) or set(raw) != {"id", "next_run_time", "job_state"}:
+    if not isinstance(raw, dict) or set(raw) - {"unreadable"} != _COLUMNS:
         raise InvalidInputError(f"{where}: want exactly id, next_run_time and job_state")
     job_id, next_run_time, job_state = raw["id"], raw["next_run_time"], raw["job_state"]
     if not isinstance(job_id, str) or not job_id:
@@ -148,4 +155,10 @@ def _row(path: Path, index: int, raw: Any) -> StoredJob:
         data = base64.b64decode(job_state, validate=True)
     except ValueError as exc:
         raise InvalidInputError(f"{where} ({job_id!r}): job_state is not base64: {exc}") from exc
-    return decode_row(job_id, None if next_run_time is None else float(next_run_time), data)
+    row = decode_row(job_id, None if next_run_time is None else float(next_run_time), data)
+    if "unreadable" in raw:
+        if not isinstance(raw["unreadable"], str):
+            raise InvalidInputError(f"{where} ({job_id!r}): unreadable must be text")
+        reason = f"unreadable when backed up: {raw['unreadable']:.200}"
+        return StoredJob(row.id, row.next_run_time, row.job_state, None, reason)
+    return row

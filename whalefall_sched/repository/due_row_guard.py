@@ -161,7 +161,7 @@ class DueRowGuard:
             self.sleep(min(self.poll_interval, max(0.0, deadline - self.monotonic())))
             for job in jobs:
                 current = self.current(job.id)
-                if current is None or current.job_state != job.job_state:
+                if current is None or current.raw_job_state != job.raw_job_state:
                     return True
         return False
 

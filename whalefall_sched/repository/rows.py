@@ -3,24 +3,35 @@
 A row is three columns: ``id``, ``next_run_time`` (epoch seconds, NULL when paused) and
 ``job_state`` (APScheduler's pickled job dict). :class:`StoredJob` keeps the raw bytes,
 which every write compares against, beside the decoded dict when it could be decoded.
+
+SQLite is dynamically typed: a hand-edited store can hold a blob or a number as an id,
+text in ``next_run_time``, text that is not UTF-8 anywhere. Such a row is read anyway,
+kept unreadable with the reason, and its columns as read are kept for the writes that
+replace it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from whalefall_sched.repository.codec import UnreadableStateError, decode_state, encode_state
+from whalefall_sched.repository.job_shape import shape_problem
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Table
+    from sqlalchemy.sql import ColumnElement, Select
+
+#: The default of :class:`StoredJob`'s raw columns: the same as the decoded ones.
+_SAME: Any = object()
 
 
 @dataclass(frozen=True)
 class StoredJob:
     """One row of the job table, decoded when possible."""
 
+    #: The id; for an id column that is not UTF-8 text, a printable stand-in.
     id: str
     next_run_time: float | None
     job_state: bytes = field(repr=False)
@@ -28,6 +39,25 @@ class StoredJob:
     state: dict[str, Any] | None = field(default=None, repr=False)
     #: Why ``state`` is None.
     unreadable_reason: str | None = None
+    #: Why the columns cannot be taken as they are (a SQLite column holding a value of
+    #: another type than the table declares), or None.
+    column_problem: str | None = None
+    #: The ``id`` column exactly as read, which writes match on (default: ``id``).
+    raw_id: Any = field(default=_SAME, repr=False)
+    #: The ``job_state`` column exactly as read, which writes match on (default:
+    #: ``job_state``).
+    raw_job_state: Any = field(default=_SAME, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.raw_id is _SAME:
+            object.__setattr__(self, "raw_id", self.id)
+        if self.raw_job_state is _SAME:
+            object.__setattr__(self, "raw_job_state", self.job_state)
+
+    @property
+    def clean_id(self) -> bool:
+        """Whether the id column holds exactly ``id`` (UTF-8 text)."""
+        return type(self.raw_id) is str and self.raw_id == self.id
 
 
 def timestamp(value: datetime | None) -> float | None:
@@ -35,14 +65,89 @@ def timestamp(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-def decode_row(job_id: str, next_run_time: float | None, job_state: bytes) -> StoredJob:
-    """Decode one raw row; an undecodable row is kept with the reason."""
-    raw = bytes(job_state)
+def decode_row(job_id: object, next_run_time: object, job_state: object) -> StoredJob:
+    """Decode one row from its columns as read; an unreadable row is kept with the reason.
+
+    Unreadable: a column of another type than the table declares, a ``job_state`` the
+    codec refuses, or a decoded state that is not what stock APScheduler 3 writes
+    (:mod:`.job_shape`).
+    """
+    row_id, id_problem = _id_column(job_id)
+    when, time_problem = _time_column(next_run_time)
+    raw, state_problem = _state_column(job_state)
+    problem = id_problem or time_problem or state_problem
+    if problem is not None:
+        return StoredJob(
+            row_id, when, raw, None, problem, problem, raw_id=job_id, raw_job_state=job_state
+        )
     try:
         state = decode_state(raw)
     except UnreadableStateError as exc:
-        return StoredJob(job_id, next_run_time, raw, None, str(exc))
-    return StoredJob(job_id, next_run_time, raw, state)
+        return StoredJob(row_id, when, raw, None, str(exc))
+    reason = shape_problem(state)
+    if reason is not None:
+        return StoredJob(row_id, when, raw, None, reason)
+    return StoredJob(row_id, when, raw, state)
+
+
+def printable_id(value: object) -> str:
+    """An id column's value as text: itself when it is UTF-8 text, else a readable stand-in."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return repr(value)
+
+
+def _sql_kind(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "a blob"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, int):
+        return "an integer"
+    return "a real" if isinstance(value, float) else type(value).__name__
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _id_column(value: object) -> tuple[str, str | None]:
+    if isinstance(value, str):
+        if _is_utf8(value):
+            return value, None
+        return printable_id(value), "id column holds text that is not UTF-8"
+    return printable_id(value), f"id column holds {_sql_kind(value)}, not text"
+
+
+def _time_column(value: object) -> tuple[float | None, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+            datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, ValueError, OSError):
+            pass
+        else:
+            return seconds, None
+        return None, f"next_run_time column holds {value!r:.40}, not a time"
+    return None, f"next_run_time column holds {_sql_kind(value)}, not a number"
+
+
+def _state_column(value: object) -> tuple[bytes, str | None]:
+    if isinstance(value, bytes):
+        return value, None
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value), None
+    # text is kept (as UTF-8) for the backup; anything else has no bytes to keep
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else b""
+    return raw, f"job_state column holds {_sql_kind(value)}, not a blob"
 
 
 def encode_row(state: dict[str, Any], job_id: str | None = None) -> StoredJob:
@@ -64,7 +169,7 @@ def same_intent(a: StoredJob | None, b: StoredJob | None) -> bool:
 
 def _intent(job: StoredJob) -> tuple[Any, ...]:
     if job.state is None:
-        return (job.job_state,)
+        return (job.raw_job_state,)
     state = job.state
     return (
         state.get("func"),
@@ -80,19 +185,75 @@ def _intent(job: StoredJob) -> tuple[Any, ...]:
 
 
 def select_rows(conn: Connection, table: Table, job_id: str | None = None) -> list[StoredJob]:
-    """Every row (or the one with ``job_id``), decoded, sorted by the database's order."""
+    """Every row (or the one with ``job_id``), decoded, sorted by the database's order.
+
+    On SQLite, a row whose id column is not UTF-8 text is found by its printable id.
+    """
     from sqlalchemy import select
 
     t = table
     query = select(t.c.id, t.c.next_run_time, t.c.job_state).order_by(t.c.id)
-    if job_id is not None:
-        query = query.where(t.c.id == job_id)
+    if job_id is None:
+        return [decode_row(r[0], r[1], r[2]) for r in fetch(conn, query)]
     # A case-insensitive collation (MariaDB's default) matches 'A' for 'a': ids are exact.
-    return [
-        decode_row(r.id, r.next_run_time, r.job_state)
-        for r in conn.execute(query)
-        if job_id is None or r.id == job_id
-    ]
+    rows = [r for r in fetch(conn, query.where(t.c.id == job_id)) if r[0] == job_id]
+    if not rows and conn.dialect.name == "sqlite":
+        odd = [
+            raw
+            for (raw,) in fetch(conn, select(t.c.id))
+            if raw != job_id and printable_id(raw) == job_id
+        ]
+        rows = [r for raw in odd for r in fetch(conn, query.where(column_is(t.c.id, raw, str)))]
+    return [decode_row(r[0], r[1], r[2]) for r in rows]
+
+
+def fetch(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """Every row ``query`` returns; on SQLite, text that is not UTF-8 does not fail it.
+
+    Such text comes back with its bad bytes as lone surrogates (``surrogateescape``),
+    which :func:`column_is` turns back into the same bytes.
+    """
+    dbapi = getattr(conn.connection, "dbapi_connection", None)
+    if conn.dialect.name != "sqlite" or not hasattr(dbapi, "text_factory"):
+        return [tuple(r) for r in conn.execute(query)]
+    previous = dbapi.text_factory  # type: ignore[union-attr]
+    dbapi.text_factory = _lenient_text  # type: ignore[union-attr]
+    try:
+        return [tuple(r) for r in conn.execute(query)]
+    finally:
+        dbapi.text_factory = previous  # type: ignore[union-attr]
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def column_is(column: Any, value: object, kind: type) -> ColumnElement[bool]:
+    """``column = value`` for a column's value exactly as read, whatever its type.
+
+    ``kind`` is the type the column declares (``str``, ``bytes``): such a value is
+    compared as usual. NULL is matched with ``IS NULL``; any other value can only come
+    from SQLite, where it is matched with its storage class too (``id = 5`` would also
+    match the text '5'), text that is not UTF-8 by its bytes.
+    """
+    from sqlalchemy import LargeBinary, and_, cast, func, literal, type_coerce
+    from sqlalchemy.types import NullType
+
+    if type(value) is kind and not (isinstance(value, str) and not _is_utf8(value)):
+        return column == value  # type: ignore[no-any-return]
+    if value is None:
+        return column.is_(None)  # type: ignore[no-any-return]
+    if isinstance(value, str):  # read by fetch() with its bad bytes as surrogates
+        stored = value.encode("utf-8", "surrogateescape")
+        return and_(func.typeof(column) == "text", cast(column, LargeBinary) == stored)
+    storage = _STORAGE_CLASSES.get(type(value), "blob")
+    # untyped on both sides: the column's type would process the value (bytes(5)...)
+    untyped = type_coerce(column, NullType()) == literal(value, NullType())
+    return and_(func.typeof(column) == storage, untyped)
+
+
+#: SQLite's storage class of each value type ``fetch`` returns.
+_STORAGE_CLASSES = {int: "integer", float: "real", bytes: "blob", str: "text"}
 
 
 def read_row(conn: Connection, table: Table, job_id: str) -> StoredJob | None:

@@ -2,7 +2,9 @@
 
 ``WHERE id = :id AND job_state = :old``: a row another process changed in between
 matches nothing, and the write is prepared again from a fresh read instead of silently
-overwriting the other change.
+overwriting the other change. The values compared are the columns exactly as read
+(``StoredJob.raw_id``, ``raw_job_state``), so a SQLite row holding odd types can be
+replaced too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from whalefall_sched.repository.rows import StoredJob
+from whalefall_sched.repository.rows import StoredJob, column_is, fetch
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Table
@@ -23,7 +25,11 @@ class LostRaceError(Exception):
 def cas(conn: Connection, table: Table, statement: Any, job: StoredJob) -> None:
     """Run an UPDATE or DELETE on ``job``'s row only if it still holds the bytes read."""
     t = table
-    result = conn.execute(statement.where(t.c.id == job.id, t.c.job_state == job.job_state))
+    matches = (
+        column_is(t.c.id, job.raw_id, str),
+        column_is(t.c.job_state, job.raw_job_state, bytes),
+    )
+    result = conn.execute(statement.where(*matches))
     if result.rowcount != 1:
         raise LostRaceError()
 
@@ -39,7 +45,8 @@ def replace_rows(
 ) -> None:
     """Make the table hold exactly ``new``, inside the caller's transaction.
 
-    Ids present before and after are updated in place; others are deleted or inserted.
+    Ids present before and after are updated in place; others are deleted or inserted
+    (so is a row whose id column is not UTF-8 text).
     Every update and delete is a compare-and-swap on ``old``'s bytes, and the ids are
     read back at the end: if anything differs from what was meant, :class:`LostRaceError`
     and the caller rolls back.
@@ -48,10 +55,10 @@ def replace_rows(
     from sqlalchemy.exc import IntegrityError
 
     t = table
-    old_by_id = {job.id: job for job in old}
+    old_by_id = {job.id: job for job in old if job.clean_id}
     new_ids = {row.id for row in new}
     for job in old:
-        if job.id not in new_ids:
+        if job.id not in new_ids or not job.clean_id:
             cas(conn, t, t.delete(), job)
     for row in new:
         if row.id in old_by_id:
@@ -63,6 +70,6 @@ def replace_rows(
         except IntegrityError as exc:  # inserted meanwhile by someone else
             raise LostRaceError() from exc
     # Compared as sets: a server's collation may order ids unlike Python.
-    check = conn.execute(select(t.c.id)).scalars().all()
+    check = [job_id for (job_id,) in fetch(conn, select(t.c.id))]
     if len(check) != len(new_ids) or set(check) != new_ids:
         raise LostRaceError()

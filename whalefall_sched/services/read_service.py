@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -65,13 +66,21 @@ class SchedulerJobsReadService:
         with _as_system_error("获取任务列表失败 (listing jobs failed)"):
             # Sorted here, not by the database: MariaDB's default collation ignores case.
             jobs = sorted(self._repo.list_jobs(), key=lambda job: job.id)
-            items = [self._item(job) for job in jobs]
+            items = [self._safe_item(job) for job in jobs]
         return [item for item in items if state is None or item.state == state]
 
     def get_job(self, job_id: str) -> SchedulerJobDetail:
         """One job's details; raises :class:`JobNotFoundError` for an unknown id."""
         with _as_system_error("获取任务详情失败 (reading the job failed)"):
             job = self._repo.get_job(job_id)
+        try:
+            detail = self._detail(job)
+            detail.to_dict()
+        except Exception as exc:  # noqa: BLE001 - shown as unreadable, not a failed command
+            return self._detail(_unreadable(job, exc))
+        return detail
+
+    def _detail(self, job: StoredJob) -> SchedulerJobDetail:
         item = self._item(job)
         state = job.state or {}
         return SchedulerJobDetail(
@@ -154,27 +163,17 @@ class SchedulerJobsReadService:
                 lock=lock_doc,
                 notes=notes,
             )
-        rows = self._repo.list_jobs()
+        rows: list[StoredJob] = []
+        overdue: list[dict[str, Any]] = []
+        for stored in self._repo.list_jobs():
+            job, late = _with_overdue(stored, now)
+            rows.append(job)
+            if late is not None:
+                overdue.append(late)
         states = [job_state_name(job) for job in rows]
         unreadable = [
             {"id": job.id, "reason": job.unreadable_reason} for job in rows if job.state is None
         ]
-        overdue = []
-        for job in rows:
-            when = (job.state or {}).get("next_run_time")
-            if when is None:
-                continue
-            grace = (job.state or {}).get("misfire_grace_time")
-            late = (now - when).total_seconds()
-            if late > (grace if grace is not None else OVERDUE_SLACK):
-                overdue.append(
-                    {
-                        "id": job.id,
-                        "next_run_time": when.isoformat(),
-                        "late_seconds": round(late),
-                        "misfire_grace_time": grace,
-                    }
-                )
         if unreadable:
             reasons.append(f"{len(unreadable)} row(s) cannot be decoded")
         if overdue:
@@ -201,6 +200,16 @@ class SchedulerJobsReadService:
             lock=lock_doc,
             notes=notes,
         )
+
+    def _safe_item(self, job: StoredJob) -> SchedulerJobListItem:
+        """The row's item; a row whose item cannot be built (or turned into JSON) is
+        shown unreadable, with the reason, instead of failing the whole list."""
+        try:
+            item = self._item(job)
+            item.to_dict()
+        except Exception as exc:  # noqa: BLE001 - one row must not hide the others
+            return self._item(_unreadable(job, exc))
+        return item
 
     def _item(self, job: StoredJob) -> SchedulerJobListItem:
         tasks = self._tasks
@@ -239,6 +248,37 @@ class SchedulerJobsReadService:
             func_ref=func_ref,
             executor=state.get("executor"),
         )
+
+
+def _unreadable(job: StoredJob, exc: Exception) -> StoredJob:
+    """``job`` as an unreadable row: what went wrong showing it is the reason."""
+    reason = f"cannot be shown: {type(exc).__name__}: {exc}"
+    return dataclasses.replace(job, state=None, unreadable_reason=reason)
+
+
+def _with_overdue(job: StoredJob, now: datetime) -> tuple[StoredJob, dict[str, Any] | None]:
+    """The row and, when it is overdue beyond its misfire grace, what status says of it.
+
+    A state that cannot be computed on makes the row unreadable, not the status fail.
+    """
+    state = job.state or {}
+    when = state.get("next_run_time")
+    if when is None:
+        return job, None
+    try:
+        grace = state.get("misfire_grace_time")
+        late = (now - when).total_seconds()
+        if late <= (grace if grace is not None else OVERDUE_SLACK):
+            return job, None
+        entry = {
+            "id": job.id,
+            "next_run_time": when.isoformat(),
+            "late_seconds": round(late),
+            "misfire_grace_time": grace,
+        }
+    except Exception as exc:  # noqa: BLE001 - one row must not hide the others
+        return _unreadable(job, exc), None
+    return job, entry
 
 
 @contextmanager
