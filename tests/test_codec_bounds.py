@@ -22,6 +22,8 @@ BaseField(shared expr) > 60 s (stopped)   21 MiB, 2.1 s (objects made)
 shared tuple DAG key   > 60 s (stopped)   0 MiB, 0 s (tuple expansion)
 colliding int keys     > 60 s (stopped)   0 MiB, 0 s (keys of one hash)
 shared combining child > 60 s (stopped)   9 MiB, 0.2 s (triggers rebuilt)
+50,000 pytz offsets    > 120 s (stopped)  0 MiB, 1.1 s (objects made; pytz caches unchanged)
+ZoneInfo no_cache x N  51 s               0 MiB, 0.8 s (objects made; one cached zone)
 ====================== ================== ===========================================
 
 The tests assert which limit refuses each row (and, for the worst rows, a bound on the
@@ -30,6 +32,7 @@ memory ``tracemalloc`` sees), never a time.
 
 from __future__ import annotations
 
+import datetime as dt
 import pickle
 import re
 import struct
@@ -40,9 +43,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import pytz
 from apscheduler.triggers.combining import AndTrigger, OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from pytz import tzinfo
 
 from whalefall_sched.repository import codec
 from whalefall_sched.repository.codec import (
@@ -405,3 +410,50 @@ def test_lone_surrogates_decode() -> None:
         decoded = decode_state(pickle.dumps(state, protocol))
         assert decoded["args"] == ("a\ud800b",)
         assert decoded["kwargs"] == {"k\udfff": "\udcff"}
+
+
+# -- process-wide caches ------------------------------------------------------------------
+
+
+def _pytz_offsets(count: int) -> bytes:
+    """pytz._p('Europe/Berlin', offset, 0, 'X') for ``count`` offsets the zone never had."""
+    call = _get(0) + pickle.MARK + _get(1) + b"J%s" + b"K\x00" + _get(2) + pickle.TUPLE
+    calls = b"".join(
+        call.replace(b"%s", struct.pack("<i", 7 * k + 1)) + pickle.REDUCE + pickle.POP
+        for k in range(count)
+    )
+    out = P4 + _global(b"pytz", b"_p") + _str(b"Europe/Berlin") + pickle.MEMOIZE
+    return out + _str(b"X") + pickle.MEMOIZE + calls + pickle.NONE + pickle.STOP
+
+
+def test_pytz_states_do_not_grow_pytz_caches() -> None:
+    berlin: Any = pytz.timezone("Europe/Berlin")
+    before = (len(berlin._tzinfos), len(tzinfo._timedelta_cache))  # type: ignore[attr-defined]
+    # Stock pytz keeps each offset for good and scans them all on each miss: 50,000 took
+    # over two minutes, and slowed every later decode in the process.
+    with pytest.raises(UnreadableStateError, match="makes more than 200000 objects"):
+        decode_state(_pytz_offsets(50_000))
+    with pytest.raises(UnreadableStateError, match=re.escape("pytz.FixedOffset(1.5) is not")):
+        decode_state(
+            P4 + _global(b"pytz", b"FixedOffset") + b"G?\xf8\x00\x00\x00\x00\x00\x00\x85R."
+        )
+    after = (len(berlin._tzinfos), len(tzinfo._timedelta_cache))  # type: ignore[attr-defined]
+    assert after == before
+
+
+def test_a_pytz_state_the_zone_no_longer_has_still_decodes() -> None:
+    berlin: Any = pytz.timezone("Europe/Berlin")
+    row = pickle.dumps(_state(kwargs={"when": berlin.localize(dt.datetime(2030, 1, 1))}), 2)
+    # As if written with older zone data: an offset (and name) Berlin never had.
+    cet = b"M\x10\x0eK\x00X\x03\x00\x00\x00CET"  # 3600, 0, 'CET'
+    crafted = row.replace(cet, b"M\x11\x0eK\x00X\x03\x00\x00\x00XYZ")
+    assert crafted != row
+    when = decode_state(crafted)["kwargs"]["when"]
+    assert when.utcoffset() == dt.timedelta(seconds=3601) and when.tzname() == "XYZ"
+    assert len(berlin._tzinfos) < 1000
+
+
+def test_uncached_zoneinfo_states_decode_from_the_cache() -> None:
+    zone = ZoneInfo.no_cache("America/New_York")
+    decoded = decode_state(pickle.dumps(_state(kwargs={"zone": zone}), 4))
+    assert decoded["kwargs"]["zone"] is ZoneInfo("America/New_York")

@@ -28,6 +28,7 @@ import io
 import pickle
 import reprlib
 import struct
+import sys
 import types
 import uuid
 from collections import OrderedDict
@@ -219,6 +220,72 @@ def _reconstructor(cls: Any, base: Any, state: Any) -> Any:
             f"copyreg._reconstructor of {_short(cls)} is not allowed in a job state"
         )
     return object.__new__(cls)
+
+
+def _pytz_unpickle(
+    zone: Any, utcoffset: Any = None, dstoffset: Any = None, tzname: Any = None
+) -> Any:
+    """``pytz._p`` (pytz's own unpickler) without growing pytz's process-wide caches.
+
+    Stock pytz keeps a ``timedelta`` for every offset and a zone instance for every
+    (offset, DST, name) a pickle names, and scans them all on each later miss: a row
+    naming thousands slows every later decode, for the life of the process. A state
+    the zone no longer has is rebuilt here without being kept.
+    """
+    import pytz
+
+    tz: Any = pytz.timezone(zone)
+    if utcoffset is None:
+        return tz
+    if type(utcoffset) is not int or type(dstoffset) is not int:
+        raise UnreadableStateError(
+            f"pytz offsets {_short(utcoffset)}, {_short(dstoffset)} are not allowed in a job state"
+        )
+    offsets = (dt.timedelta(seconds=utcoffset), dt.timedelta(seconds=dstoffset))
+    known = tz._tzinfos.get((*offsets, tzname))
+    if known is not None:
+        return known
+    for localized in tz._tzinfos.values():
+        if (localized._utcoffset, localized._dst) == offsets:
+            return localized
+    return type(tz)((*offsets, tzname), tz._tzinfos)
+
+
+def _pytz_fixed_offset(offset: Any) -> Any:
+    """``pytz.FixedOffset`` of whole minutes only: pytz keeps one zone per offset for the
+    life of the process, so a row of distinct float offsets would grow it for ever."""
+    import pytz
+
+    if type(offset) is not int:
+        raise UnreadableStateError(
+            f"pytz.FixedOffset({_short(offset)}) is not allowed in a job state"
+        )
+    return pytz.FixedOffset(offset)
+
+
+def _substitute(func: Any) -> Callable[..., Any] | None:
+    """A stand-in for a call that would grow a process-wide cache, or None.
+
+    Looked up at call time, so ``find_class`` still returns (and messages still name)
+    the real callables.
+    """
+    pytz = sys.modules.get("pytz")
+    if pytz is not None and func is getattr(pytz, "_p", None):
+        return _pytz_unpickle
+    if pytz is not None and func is getattr(pytz, "FixedOffset", None):
+        return _pytz_fixed_offset
+    for module in ("zoneinfo", "zoneinfo._zoneinfo"):
+        zone_class = getattr(sys.modules.get(module), "ZoneInfo", None)
+        unpickle = getattr(zone_class, "_unpickle", None)
+        if unpickle is not None and type(func) is type(unpickle) and func == unpickle:
+            return functools.partial(_cached_zone, zone_class)
+    return None
+
+
+def _cached_zone(zone_class: Any, key: Any, *_from_cache: Any) -> Any:
+    """``ZoneInfo._unpickle`` always from the cache: uncached (``ZoneInfo.no_cache``) it
+    reads and parses the zone file at each call; the cached zone behaves the same."""
+    return zone_class(key)
 
 
 #: Allowed names resolved to a restricted stand-in rather than the real callable.
@@ -584,7 +651,10 @@ class _RestrictedUnpickler(pickle._Unpickler):
                 )
             self._check_keys(args[0])
         kwargs = kwargs or {}
-        result = func.__new__(func, *args, **kwargs) if new else func(*args, **kwargs)
+        if new:
+            result = func.__new__(func, *args, **kwargs)
+        else:
+            result = (_substitute(func) or func)(*args, **kwargs)
         kind = type(result)
         if kind is int and result.bit_length() > MAX_INT_BITS:
             raise UnreadableStateError(
