@@ -223,10 +223,6 @@ def test_the_issue_url_is_masked_whole(cli: Invoke, command: list[str]) -> None:
     assert "postgresql+psycopg://ops:***@127.0.0.1:1/whalefall" in output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--debug prints the raw traceback: cli/app.py _guard needs to redact it",
-)
 def test_debug_tracebacks_never_print_a_password_fragment(cli: Invoke) -> None:
     url = f"postgresql+psycopg://ops:{CLI_PASSWORD}"
     result = cli("--debug", "--timeout", "1", "status", url=url)

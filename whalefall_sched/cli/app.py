@@ -268,32 +268,42 @@ def main_options(
         wait=wait,
         debug=debug,
     )
-    _configure_logging(debug)
+    _configure_logging(debug, url)
 
 
 class _Formatter(logging.Formatter):
-    """One line per record; tracebacks only with ``--debug``."""
+    """One line per record; tracebacks only with ``--debug``; the URL's password masked."""
 
-    def __init__(self, debug: bool) -> None:
+    def __init__(self, debug: bool, url: str | None = None) -> None:
         super().__init__("%(levelname)s %(name)s: %(message)s")
         self.debug = debug
+        self.url = url
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
         return super().formatException(ei) if self.debug else ""
 
     def format(self, record: logging.LogRecord) -> str:
+        from whalefall_sched.masking import redact
+
         if not self.debug:
             record.exc_text = None
-        return super().format(record).rstrip()
+        return redact(super().format(record).rstrip(), self.url)
 
 
-def _configure_logging(debug: bool) -> None:
+def _configure_logging(debug: bool, url: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter(debug))
+    handler.setFormatter(_Formatter(debug, url))
     root = logging.getLogger("whalefall_sched")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     root.propagate = False
+
+
+def _print_traceback(url: str) -> None:
+    """The current exception's traceback on stderr (``--debug``), the URL's password masked."""
+    from whalefall_sched.masking import redact
+
+    sys.stderr.write(redact(traceback.format_exc(), url))
 
 
 @contextmanager
@@ -309,12 +319,12 @@ def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
         raise
     except WhaleFallSchedError as exc:
         if settings.debug:
-            traceback.print_exc()
+            _print_traceback(settings.url)
         render_error(exc.to_dict(lambda text: redact(text, settings.url)), output)
         raise typer.Exit(exc.exit_code) from exc
     except Exception as exc:
         if settings.debug:
-            traceback.print_exc()
+            _print_traceback(settings.url)
         internal = InternalError(
             f"unexpected {type(exc).__name__}: {redact(str(exc), settings.url)} "
             "(run with --debug for details)"
