@@ -458,6 +458,13 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    allow_any_function: Annotated[
+        bool,
+        typer.Option(
+            "--allow-any-function",
+            help="Run the job even if its function is not one the tasks file lists.",
+        ),
+    ] = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Run a job's function now, in a thread named <id>_manual, and wait for it."""
@@ -468,12 +475,15 @@ def run_command(
         service = settings.actions_service(app_factory=app_factory)
         # What the task prints goes to stderr: stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
-            thread_name = service.run_job_in_background(job_id, created_by)
+            thread_name = service.run_job_in_background(
+                job_id, created_by, allow_any_function=allow_any_function
+            )
             note(f"started {thread_name}")
             result = service.wait_for_run(thread_name)
         if result.error:
             result = dataclasses.replace(result, error=redact(result.error, settings.url))
         _render(result, output)
+        _notes(result.notes)
         if result.exit_code:
             raise typer.Exit(result.exit_code)
 

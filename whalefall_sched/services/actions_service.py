@@ -102,6 +102,8 @@ class _ManualRun:
     func_ref: str
     args: list[Any]
     kwargs: dict[str, Any]
+    #: What the operator should know about the run (an unlisted function allowed, say).
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
     duration: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
@@ -281,12 +283,15 @@ class SchedulerActionsService:
 
     # -- run -------------------------------------------------------------------
 
-    def run_job_in_background(self, job_id: str, created_by: int | None = None) -> str:
+    def run_job_in_background(
+        self, job_id: str, created_by: int | None = None, *, allow_any_function: bool = False
+    ) -> str:
         """Start the job's function in a thread named ``<job_id>_manual``; return that name.
 
         The thread catches and logs the job's exception (it never propagates); the
         outcome is available from :meth:`wait_for_run`. Built-in jobs listed in the
         tasks file's ``manual_kwargs_ids`` get ``manual_run=True`` and ``created_by``.
+        A function the tasks file does not list is refused unless ``allow_any_function``.
         """
         # first: a broken tasks file stops the run before the store is read
         manual_kwargs = self.manual_kwargs(job_id, created_by)
@@ -295,14 +300,24 @@ class SchedulerActionsService:
             raise StoreConflictError(
                 f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); not run"
             )
-        func_ref: str = job.state["func"]
+        func_ref = str(job.state["func"])
+        notes: list[str] = []
+        if func_ref not in self._tasks.func_refs():
+            where = f"the tasks file {self._tasks.path}"
+            if not allow_any_function:
+                raise StoreConflictError(
+                    f"job {job_id!r} would run {func_ref!r}, a function {where} does not "
+                    "list; not run: map it under `functions:` (in the tasks file or a "
+                    "--config file), or pass --allow-any-function to run it anyway"
+                )
+            notes.append(f"ran {func_ref!r}, which {where} does not list (--allow-any-function)")
         target = self._import(func_ref, f"task function of job {job_id!r}")
         args = list(job.state.get("args") or ())
         kwargs = dict(job.state.get("kwargs") or {})
         kwargs.update(manual_kwargs)
         app_context = self._app_context_factory()
         thread_name = f"{job_id}_manual"
-        run = _ManualRun(job_id, threading.Thread(), func_ref, args, kwargs)
+        run = _ManualRun(job_id, threading.Thread(), func_ref, args, kwargs, notes)
         run.thread = threading.Thread(
             target=self._execute, name=thread_name, args=(run, target, app_context)
         )
@@ -337,6 +352,7 @@ class SchedulerActionsService:
             args=run.args,
             kwargs=run.kwargs,
             error=run.error,
+            notes=list(run.notes),
         )
 
     def _execute(
