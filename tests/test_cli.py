@@ -254,12 +254,12 @@ def test_exit_1_when_the_job_function_raises(
     cli: Invoke, sqlite_stock: StockStore, sqlite_url: str
 ) -> None:
     sqlite_stock.add(_cron("breaks", hour=3) | {"func": "tests.jobs:fail"})
-    result = cli("run", "breaks", url=sqlite_url)
+    result = cli("run", "breaks", "--allow-any-function", url=sqlite_url)
     assert result.exit_code == ExitCode.RUN_FAILED, result.output
     assert "failed breaks_manual" in result.stdout
     assert "task failed on purpose" in result.stdout
     assert "Traceback" not in result.output
-    as_json = cli("run", "breaks", "-o", "json", url=sqlite_url)
+    as_json = cli("run", "breaks", "--allow-any-function", "-o", "json", url=sqlite_url)
     assert as_json.exit_code == ExitCode.RUN_FAILED
     doc = _json(as_json)
     assert doc["succeeded"] is False
@@ -465,7 +465,7 @@ def test_app_path_missing_is_a_conflict_with_a_hint(
 ) -> None:
     _, module = host_module
     _store_with_host_job(cli, sqlite_url, module)
-    result = cli("run", "host_job", url=sqlite_url)
+    result = cli("run", "host_job", "--allow-any-function", url=sqlite_url)
     assert result.exit_code == ExitCode.CONFLICT
     line = _assert_one_line_error(result)
     assert module in line
@@ -479,7 +479,7 @@ def test_app_path_from_the_environment(
     directory, module = host_module
     _store_with_host_job(cli, sqlite_url, module)
     monkeypatch.setenv("WHALEFALL_SCHED_APP_PATH", f"/nonexistent:{directory}")
-    result = cli("run", "host_job", url=sqlite_url)
+    result = cli("run", "host_job", "--allow-any-function", url=sqlite_url)
     assert result.exit_code == 0, result.output
     assert Path("worked").read_text() == "yes"
 
@@ -490,7 +490,9 @@ def test_app_path_option_wins_over_the_environment(
     directory, module = host_module
     _store_with_host_job(cli, sqlite_url, module)
     monkeypatch.setenv("WHALEFALL_SCHED_APP_PATH", "/nonexistent")
-    result = cli("--app-path", str(directory), "run", "host_job", url=sqlite_url)
+    result = cli(
+        "--app-path", str(directory), "run", "host_job", "--allow-any-function", url=sqlite_url
+    )
     assert result.exit_code == 0, result.output
     assert Path("worked").read_text() == "yes"
 

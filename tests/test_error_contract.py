@@ -23,6 +23,7 @@ from whalefall_sched.errors import (
     InvalidInputError,
     JobNotFoundError,
     JobRunFailedError,
+    JobRunTimedOutError,
     StoreConflictError,
     StoreSystemError,
     TasksFileError,
@@ -79,6 +80,7 @@ def never_read_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
         (StoreConflictError, "conflict", ExitCode.CONFLICT),
         (StoreSystemError, "system_error", ExitCode.SYSTEM),
         (JobRunFailedError, "run_failed", ExitCode.RUN_FAILED),
+        (JobRunTimedOutError, "run_timeout", ExitCode.RUN_TIMED_OUT),
         (InternalError, "internal", ExitCode.SYSTEM),
         (WhaleFallSchedError, "error", ExitCode.SYSTEM),
     ],
@@ -105,7 +107,7 @@ def test_an_error_with_problems_lists_them_and_masks_every_text() -> None:
 
 
 def test_the_exit_codes_are_the_documented_ones() -> None:
-    assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 4, 5]
+    assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 4, 5, 6]
 
 
 def test_a_cli_error_is_the_error_classes_object(cli: Invoke, two_jobs: StockStore) -> None:

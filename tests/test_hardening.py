@@ -95,7 +95,7 @@ def test_a_task_error_with_a_url_password_is_masked(cli: Invoke, sqlite_stock: S
     sqlite_stock.add(
         dict(func="tests.jobs:fail_with_url", trigger="interval", minutes=5, id="leaky")
     )
-    result = cli("run", "leaky", "-o", "json", url=sqlite_stock.url)
+    result = cli("run", "leaky", "--allow-any-function", "-o", "json", url=sqlite_stock.url)
     assert result.exit_code == 1
     assert "s3cret" not in result.output
     assert "postgresql://u:***@db/app" in json.loads(result.stdout)["error"]["message"]

@@ -149,7 +149,7 @@ def test_a_failing_task_is_caught_and_logged_in_its_thread(
     monkeypatch.setattr(threading, "excepthook", uncaught.append)
     caplog.set_level(logging.ERROR, logger="whalefall_sched.actions")
 
-    thread_name = service.run_job_in_background("failing_job")
+    thread_name = service.run_job_in_background("failing_job", allow_any_function=True)
     result = service.wait_for_run(thread_name)
 
     assert thread_name == "failing_job_manual"
@@ -223,7 +223,7 @@ def test_a_task_module_that_cannot_be_imported_is_a_conflict_naming_it(
     service = SchedulerActionsService(repo, load_tasks_file(None))
 
     with pytest.raises(StoreConflictError) as caught:
-        service.run_job_in_background("host_job")
+        service.run_job_in_background("host_job", allow_any_function=True)
 
     message = str(caught.value)
     assert f"ModuleNotFoundError: No module named {name!r}" in message
@@ -239,7 +239,9 @@ def test_app_paths_make_a_task_module_importable(
     _add_outside_job(stock, name, directory)
     service = SchedulerActionsService(repo, load_tasks_file(None), app_paths=[str(directory)])
 
-    result = service.wait_for_run(service.run_job_in_background("host_job"))
+    result = service.wait_for_run(
+        service.run_job_in_background("host_job", allow_any_function=True)
+    )
 
     assert result.succeeded is True
     assert _calls(calls) == [
@@ -275,7 +277,7 @@ def host_module(tmp_path: Path, stock: StockStore) -> Iterator[Callable[[str], t
 
 def _run_host_job(repo: JobStoreRepository, directory: Path) -> ManualRunResult:
     service = SchedulerActionsService(repo, load_tasks_file(None), app_paths=[str(directory)])
-    return service.wait_for_run(service.run_job_in_background("host_job"))
+    return service.wait_for_run(service.run_job_in_background("host_job", allow_any_function=True))
 
 
 def test_a_task_calling_sys_exit_failed(
@@ -298,7 +300,7 @@ def test_a_task_calling_sys_exit_failed(
     assert logged.exc_info is not None and isinstance(logged.exc_info[1], SystemExit)
 
 
-def test_a_task_that_never_completes_is_not_a_success(
+def test_a_task_raising_keyboard_interrupt_failed(
     repo: JobStoreRepository,
     host_module: Callable[[str], tuple[str, Path]],
     monkeypatch: pytest.MonkeyPatch,
@@ -310,8 +312,8 @@ def test_a_task_that_never_completes_is_not_a_success(
     result = _run_host_job(repo, directory)
 
     assert result.succeeded is False
-    assert result.error == "KeyboardInterrupt: the task did not complete"
-    assert len(uncaught) == 1  # not caught: it still ends the thread as before
+    assert result.error == "KeyboardInterrupt (no message)"
+    assert uncaught == []  # caught and logged like any failure: no traceback
 
 
 def test_an_async_task_is_run_to_completion_in_the_run_thread(
@@ -370,7 +372,7 @@ def test_a_task_module_that_is_found_but_does_not_import_names_the_real_cause(
     service = SchedulerActionsService(repo, load_tasks_file(None), app_paths=[str(directory)])
 
     with pytest.raises(StoreConflictError) as caught:
-        service.run_job_in_background("host_job")
+        service.run_job_in_background("host_job", allow_any_function=True)
 
     message = str(caught.value)
     assert f"{name}:task" in message
@@ -384,7 +386,9 @@ def test_cli_run_of_a_module_raising_at_import_exits_4(
     cli: Invoke, stock: StockStore, host_module: Callable[[str], tuple[str, Path]]
 ) -> None:
     _, directory = host_module("raise RuntimeError('needs DATABASE_URL')\n")
-    result = cli("--app-path", str(directory), "run", "host_job", url=stock.url)
+    result = cli(
+        "--app-path", str(directory), "run", "host_job", "--allow-any-function", url=stock.url
+    )
     assert result.exit_code == 4, result.output
     assert "RuntimeError: needs DATABASE_URL" in result.stderr
     assert "unexpected" not in result.stderr
@@ -394,7 +398,16 @@ def test_cli_run_of_a_task_calling_sys_exit_exits_1(
     cli: Invoke, stock: StockStore, host_module: Callable[[str], tuple[str, Path]]
 ) -> None:
     _, directory = host_module("import sys\n\ndef task():\n    sys.exit(3)\n")
-    result = cli("--app-path", str(directory), "run", "host_job", "-o", "json", url=stock.url)
+    result = cli(
+        "--app-path",
+        str(directory),
+        "run",
+        "host_job",
+        "--allow-any-function",
+        "-o",
+        "json",
+        url=stock.url,
+    )
     assert result.exit_code == 1, result.output
     assert json.loads(result.stdout)["succeeded"] is False
 
@@ -512,7 +525,7 @@ def test_with_an_app_factory_the_job_runs_in_a_fresh_app_context(
         repo, load_tasks_file(None), app_factory="tests.flask_app:create_app"
     )
 
-    result = service.wait_for_run(service.run_job_in_background("app_job"))
+    result = service.wait_for_run(service.run_job_in_background("app_job", allow_any_function=True))
 
     assert result.succeeded, result.error
     assert factory_calls == [False]  # init_scheduler_on_start=False
@@ -534,7 +547,7 @@ def test_the_tasks_files_app_factory_is_used(
     tasks = _tasks(tmp_path, TABLE_4_1_TASKS + "app_factory: tests.flask_app:create_app\n")
     service = SchedulerActionsService(repo, tasks)
 
-    service.wait_for_run(service.run_job_in_background("app_job"))
+    service.wait_for_run(service.run_job_in_background("app_job", allow_any_function=True))
 
     assert factory_calls == [False]
     assert _calls(calls)[0]["app_name"] == flask_app.APP_NAME
@@ -550,7 +563,9 @@ def test_a_current_app_context_is_reused_and_the_factory_not_called(
     caller.config["MARKER"] = "the caller's app"
 
     with caller.app_context():
-        result = service.wait_for_run(service.run_job_in_background("app_job"))
+        result = service.wait_for_run(
+            service.run_job_in_background("app_job", allow_any_function=True)
+        )
 
     assert result.succeeded, result.error
     assert factory_calls == []
@@ -566,7 +581,7 @@ def test_without_a_factory_the_function_runs_directly(
 ) -> None:
     service = SchedulerActionsService(repo, load_tasks_file(None))
 
-    result = service.wait_for_run(service.run_job_in_background("app_job"))
+    result = service.wait_for_run(service.run_job_in_background("app_job", allow_any_function=True))
 
     assert result.succeeded, result.error
     assert factory_calls == []
@@ -582,13 +597,13 @@ def test_an_app_factory_that_cannot_be_imported_is_a_conflict(
         repo, load_tasks_file(None), app_factory="wfs_no_such_app_module:create_app"
     )
     with pytest.raises(StoreConflictError, match=r"app factory.*wfs_no_such_app.*--app-path"):
-        service.run_job_in_background("app_job")
+        service.run_job_in_background("app_job", allow_any_function=True)
     # a missing module inside a package that is found: the path is right, no hint
     service = SchedulerActionsService(
         repo, load_tasks_file(None), app_factory="tests.no_such_module:create_app"
     )
     with pytest.raises(StoreConflictError) as caught:
-        service.run_job_in_background("app_job")
+        service.run_job_in_background("app_job", allow_any_function=True)
     assert "No module named 'tests.no_such_module'" in str(caught.value)
     assert "--app-path" not in str(caught.value)
     assert _calls(calls) == []
@@ -600,14 +615,14 @@ def test_an_app_factory_that_cannot_be_imported_is_a_conflict(
 def test_cli_run_exits_0_on_success_and_1_on_failure(
     jobs: StockStore, cli: Invoke, calls: Path
 ) -> None:
-    ok = cli("run", "custom_job", "-o", "json", url=jobs.url)
+    ok = cli("run", "custom_job", "--allow-any-function", "-o", "json", url=jobs.url)
     assert ok.exit_code == 0, ok.output
     document = json.loads(ok.stdout)
     assert document["succeeded"] is True
     assert document["thread_name"] == "custom_job_manual"
     assert "custom_job_manual" in ok.stderr
 
-    failed = cli("run", "failing_job", "-o", "json", url=jobs.url)
+    failed = cli("run", "failing_job", "--allow-any-function", "-o", "json", url=jobs.url)
     assert failed.exit_code == 1, failed.output
     document = json.loads(failed.stdout)
     assert document["succeeded"] is False
@@ -618,7 +633,7 @@ def test_cli_run_exits_0_on_success_and_1_on_failure(
     }
     assert "Traceback" not in failed.stdout
 
-    table = cli("run", "failing_job", url=jobs.url)
+    table = cli("run", "failing_job", "--allow-any-function", url=jobs.url)
     assert table.exit_code == 1
 
     assert cli("run", "nope", url=jobs.url).exit_code == 3
@@ -650,19 +665,29 @@ def test_cli_run_app_path_and_app_factory(
     _add_outside_job(stock, name, directory)
     stock.add(*STORE_JOBS)
 
-    missing = cli("run", "host_job", url=stock.url)
+    missing = cli("run", "host_job", "--allow-any-function", url=stock.url)
     assert missing.exit_code == 4
     assert "--app-path" in missing.stderr
 
-    found = cli("--app-path", str(directory), "run", "host_job", url=stock.url)
+    found = cli(
+        "--app-path", str(directory), "run", "host_job", "--allow-any-function", url=stock.url
+    )
     assert found.exit_code == 0, found.output
 
-    in_app = cli("run", "app_job", "--app-factory", "tests.flask_app:create_app", url=stock.url)
+    in_app = cli(
+        "run",
+        "app_job",
+        "--app-factory",
+        "tests.flask_app:create_app",
+        "--allow-any-function",
+        url=stock.url,
+    )
     assert in_app.exit_code == 0, in_app.output
-    assert factory_calls == [False]
+    assert factory_calls == []  # called in the run's own process, not in this one
     entries = _calls(calls)
     assert entries[0]["args"] == ["from the host module"]
     assert entries[1]["app_name"] == flask_app.APP_NAME
+    assert entries[1]["init_scheduler_on_start"] is False
 
 
 # -- wake-up notes ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 3
     CONFLICT = 4
     SYSTEM = 5
+    RUN_TIMED_OUT = 6
 
 
 def error_object(
@@ -121,6 +122,17 @@ class JobRunFailedError(WhaleFallSchedError):
 
     code = "run_failed"
     exit_code = ExitCode.RUN_FAILED
+
+
+class JobRunTimedOutError(WhaleFallSchedError):
+    """A manual run was still going when its timeout passed (``run --timeout``).
+
+    Not raised: a timed-out run is a result (``ManualRunResult`` with ``timed_out``),
+    reported with this class's code and exit code.
+    """
+
+    code = "run_timeout"
+    exit_code = ExitCode.RUN_TIMED_OUT
 
 
 class InternalError(WhaleFallSchedError):

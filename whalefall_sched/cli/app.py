@@ -468,22 +468,51 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    run_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            help="Seconds the job may run; then its process is killed and the run "
+            "reported as timed out (exit 6). Default: no limit.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_any_function: Annotated[
+        bool,
+        typer.Option(
+            "--allow-any-function",
+            help="Run the job even if its function is not one the tasks file lists.",
+        ),
+    ] = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Run a job's function now, in a thread named <id>_manual, and wait for it."""
+    """Run a job's function now, in a thread named <id>_manual of a child process, and wait.
+
+    Exit 0 when it returned, 1 when it did not (it raised or ended its process),
+    6 when it timed out.
+    """
     from whalefall_sched.cli.render import note
     from whalefall_sched.masking import redact
+
+    def started(thread_name: str, pid: int) -> None:
+        note(f"started {thread_name} (pid {pid})")
 
     with _guard(ctx, output) as settings:
         service = settings.actions_service(app_factory=app_factory)
         # What the task prints goes to stderr: stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
-            thread_name = service.run_job_in_background(job_id, created_by)
-            note(f"started {thread_name}")
-            result = service.wait_for_run(thread_name)
+            result = service.run_job(
+                job_id,
+                created_by,
+                timeout=run_timeout,
+                allow_any_function=allow_any_function,
+                on_start=started,
+            )
         if result.error:
             result = dataclasses.replace(result, error=redact(result.error, settings.url))
         _render(result, output)
+        _notes(result.notes)
         if result.exit_code:
             raise typer.Exit(result.exit_code)
 

@@ -279,8 +279,9 @@ def _render_run(console: Console, result: ManualRunResult) -> None:
             f"[green]succeeded[/] {_escape(result.thread_name)} in {result.duration_seconds:.3f}s"
         )
     else:
+        outcome = "timed out" if result.timed_out else "failed"
         console.print(
-            f"[red]failed[/] {_escape(result.thread_name)} after "
+            f"[red]{outcome}[/] {_escape(result.thread_name)} after "
             f"{result.duration_seconds:.3f}s: {_escape(result.error)}"
         )
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from whalefall_sched.errors import (
     ExitCode,
     JobRunFailedError,
+    JobRunTimedOutError,
     StoreConflictError,
     WhaleFallSchedError,
 )
@@ -176,7 +177,12 @@ class JobActionsResult:
 
 @dataclass(frozen=True)
 class ManualRunResult(_Dict):
-    """Outcome of a manual run, once its thread has finished."""
+    """Outcome of a manual run: it returned, failed, or timed out.
+
+    ``succeeded`` is False whenever the function did not return: it raised anything
+    (``SystemExit`` and ``KeyboardInterrupt`` included), ended its process
+    (``os._exit``), or ran past the timeout (``timed_out``).
+    """
 
     job_id: str
     thread_name: str
@@ -186,17 +192,33 @@ class ManualRunResult(_Dict):
     args: list[Any]
     kwargs: dict[str, Any]
     error: str | None = None
+    #: True when the run was still going at the timeout (then stopped or abandoned).
+    timed_out: bool = False
+    #: The timeout that applied, None for none.
+    timeout_seconds: float | None = None
+    #: The process the task ran in, when ``run`` gave it one of its own.
+    pid: int | None = None
+    #: Threads the task started and left running; they ended with its process.
+    threads_left_running: list[str] = field(default_factory=list)
+    #: What the operator should know about the run.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:
-        """0 when the function returned, 1 when it raised."""
-        return ExitCode.OK if self.succeeded else JobRunFailedError.exit_code
+        """0 when the function returned, 6 when it timed out, 1 otherwise."""
+        if self.succeeded:
+            return ExitCode.OK
+        if self.timed_out:
+            return JobRunTimedOutError.exit_code
+        return JobRunFailedError.exit_code
 
     def error_dict(self) -> dict[str, Any] | None:
-        """The error object of a failed run (``code`` ``run_failed``), None for a success."""
+        """The error object of a run that did not succeed (``run_failed`` or
+        ``run_timeout``), None for a success."""
         if self.succeeded:
             return None
-        return JobRunFailedError(self.error or "the task did not complete").to_dict()
+        kind = JobRunTimedOutError if self.timed_out else JobRunFailedError
+        return kind(self.error or "the task did not complete").to_dict()
 
 
 @dataclass(frozen=True)

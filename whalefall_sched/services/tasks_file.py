@@ -75,10 +75,20 @@ class TasksFile:
     job_defaults: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_JOB_DEFAULTS))
     #: Problems found while parsing (shape errors); each prefixed by its task id.
     parse_problems: list[str] = field(default_factory=list)
+    #: The ``functions:`` map as written (short name -> ``module:attr``), string values only.
+    functions: dict[str, str] = field(default_factory=dict)
 
     def task(self, task_id: str) -> TaskSpec | None:
         """The task with this id, if the file has one."""
         return next((t for t in self.tasks if t.id == task_id), None)
+
+    def func_refs(self) -> frozenset[str]:
+        """Every ``module:attr`` this file names: the ``functions:`` values and each task's.
+
+        ``run`` runs only these unless told otherwise (``--allow-any-function``).
+        """
+        refs = {t.func_ref for t in self.tasks if t.func_ref is not None}
+        return frozenset(refs | set(self.functions.values()))
 
     def problems(self, *, verify_imports: bool = True, app_paths: Sequence[str] = ()) -> list[str]:
         """Every reason this file cannot be reloaded, each prefixed by its task id.
@@ -347,6 +357,7 @@ def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
         app_factory=app_factory,
         job_defaults=job_defaults,
         parse_problems=problems,
+        functions={str(k): v for k, v in functions.items() if isinstance(v, str)},
     )
 
 
