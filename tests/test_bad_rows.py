@@ -569,20 +569,26 @@ def test_reads_of_odd_columns_match_exactly(sqlite_stock: StockStore) -> None:
         engine.dispose()
 
 
-@pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
 def test_a_next_run_time_column_that_is_not_a_time_is_unreadable(
     stock: StockStore, cli: Invoke
 ) -> None:
-    """SQLite and PostgreSQL store infinity in a float column (MariaDB refuses it)."""
+    """A scheduler cannot wake up at such a time; SQLite and PostgreSQL store infinity too."""
     stock.add(*GOOD_JOBS)
-    stock.insert_raw("forever", stock.raw()["good_paused"][1], float("inf"))
+    state = stock.raw()["good_paused"][1]
+    columns = {"far_past": -1e300}
+    if not stock.url.startswith("mysql"):  # MariaDB stores no infinity
+        columns["forever"] = float("inf")
+    for job_id, column in columns.items():
+        stock.insert_raw(job_id, state, column)
     listed = cli("list", "-o", "json", url=stock.url)
     assert listed.exit_code == 0, listed.output
     documents = {d["id"]: d for d in json.loads(listed.stdout)}
-    assert documents["forever"]["unreadable_reason"] == (
-        "next_run_time column holds inf, not a time"
-    )
+    for job_id, column in columns.items():
+        says = f"next_run_time column holds {column!r}, not a time"
+        assert documents[job_id]["unreadable_reason"] == says
     assert documents["good_cron"]["state"] == STATE_RUNNING
     status = cli("status", "-o", "json", url=stock.url)
     assert status.exit_code == 4, status.output
-    assert json.loads(status.stdout)["next_wakeup"] is not None
+    report = json.loads(status.stdout)
+    assert {entry["id"] for entry in report["unreadable"]} == set(columns)
+    assert report["next_wakeup"] is not None

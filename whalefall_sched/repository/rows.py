@@ -12,6 +12,7 @@ replace it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -126,18 +127,24 @@ def _id_column(value: object) -> tuple[str, str | None]:
 
 
 def _time_column(value: object) -> tuple[float | None, str | None]:
+    """The column as seconds, and why it is not a time; a finite number is kept as it
+    is (the backup saves it exactly), anything else as None."""
     if value is None:
         return None, None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            seconds = float(value)
-            datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, ValueError, OSError):
-            pass
-        else:
-            return seconds, None
-        return None, f"next_run_time column holds {value!r:.40}, not a time"
-    return None, f"next_run_time column holds {_sql_kind(value)}, not a number"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None, f"next_run_time column holds {_sql_kind(value)}, not a number"
+    problem = f"next_run_time column holds {value!r:.40}, not a time"
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None, problem
+    if not math.isfinite(seconds):
+        return None, problem
+    try:
+        datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):
+        return seconds, problem
+    return seconds, None
 
 
 def _state_column(value: object) -> tuple[bytes, str | None]:

@@ -181,7 +181,6 @@ class SchedulerJobsReadService:
                 f"{len(overdue)} job(s) overdue beyond their misfire grace: "
                 "no scheduler seems to be processing this store"
             )
-        times = [j.next_run_time for j in rows if j.next_run_time is not None]
         return StoreStatus(
             store=where,
             reachable=True,
@@ -196,7 +195,7 @@ class SchedulerJobsReadService:
             },
             unreadable=unreadable,
             overdue=overdue,
-            next_wakeup=datetime.fromtimestamp(min(times), UTC).isoformat() if times else None,
+            next_wakeup=_next_wakeup(rows),
             lock=lock_doc,
             notes=notes,
         )
@@ -248,6 +247,19 @@ class SchedulerJobsReadService:
             func_ref=func_ref,
             executor=state.get("executor"),
         )
+
+
+def _next_wakeup(rows: list[StoredJob]) -> str | None:
+    """The earliest ``next_run_time`` column that is a time: when a scheduler wakes up."""
+    times = []
+    for job in rows:
+        if job.next_run_time is None:
+            continue
+        try:
+            times.append(datetime.fromtimestamp(job.next_run_time, UTC))
+        except (OverflowError, ValueError, OSError):
+            continue  # such a row is unreadable, and says why
+    return min(times).isoformat() if times else None
 
 
 def _unreadable(job: StoredJob, exc: Exception) -> StoredJob:
