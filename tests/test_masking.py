@@ -228,3 +228,18 @@ def test_debug_tracebacks_never_print_a_password_fragment(cli: Invoke) -> None:
     result = cli("--debug", "--timeout", "1", "status", url=url)
     assert "Traceback" in result.stderr
     assert not _leaks(CLI_PASSWORD, result.stdout + result.stderr)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg://ops:{CLI_PASSWORD[:6]}/x@{CLI_PASSWORD[6:]}@127.0.0.1:1/db",
+        f"postgresql+psycopg://ops:{CLI_PASSWORD}",  # no host: the password reads as a port
+    ],
+    ids=["raw-at-after-a-slash", "password-as-port"],
+)
+def test_urls_the_driver_must_never_see_are_usage_errors(cli: Invoke, url: str) -> None:
+    result = cli("--timeout", "1", "list", "-o", "json", url=url)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: invalid store URL")
+    assert not _leaks(CLI_PASSWORD, result.stdout + result.stderr)

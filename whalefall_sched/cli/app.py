@@ -413,6 +413,8 @@ def status_command(ctx: typer.Context, *, output: OutputOption = OutputFormat.ta
 
 def _act(ctx: click.Context, action: str, job_ids: list[str], output: OutputFormat) -> None:
     """Pause or resume every id; render the one result and exit with its code."""
+    from whalefall_sched.masking import redact
+
     with _guard(ctx, output) as settings:
         service = settings.actions_service()
         act = service.pause_jobs if action == "pause" else service.resume_jobs
@@ -420,7 +422,7 @@ def _act(ctx: click.Context, action: str, job_ids: list[str], output: OutputForm
         _render(result, output)
         _notes(result.notes)
         for _, error in result.errors:
-            sys.stderr.write(f"Error: {error}\n")
+            sys.stderr.write(f"Error: {redact(str(error), settings.url)}\n")
         if result.exit_code:
             raise typer.Exit(result.exit_code)
 

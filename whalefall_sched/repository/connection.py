@@ -15,7 +15,7 @@ from whalefall_sched.errors import (
     StoreSystemError,
     WhaleFallSchedError,
 )
-from whalefall_sched.masking import authority, mask_url, redact
+from whalefall_sched.masking import mask_url, redact
 from whalefall_sched.repository.sqlite_files import idle_wal_database
 
 if TYPE_CHECKING:
@@ -64,14 +64,15 @@ class StoreConnection:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
-        if authority(self.url).count("@") > 1:
+        # every '@' before the path's end or the query: '/' may be part of a password
+        if self.url.partition("://")[2].partition("?")[0].count("@") > 1:
             raise InvalidInputError(
                 f"invalid store URL {mask_url(self.url)!r}: percent-encode '@' in the "
                 "user name or password as %40"
             )
         try:
             return make_url(self.url)
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
             raise InvalidInputError(
                 f"invalid store URL {mask_url(self.url)!r}; want e.g. "
                 "sqlite:///userdata/scheduler.db or postgresql+psycopg://user@host/db"
