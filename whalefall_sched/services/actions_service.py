@@ -42,6 +42,7 @@ from whalefall_sched.services.dto import (
     SchedulerJobsReloadResult,
     iso,
 )
+from whalefall_sched.services.fire_times import FireTimeSearchLimitError, next_fire_time
 from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.tasks_file import TasksFile
 
@@ -306,7 +307,10 @@ class SchedulerActionsService:
         assert job.state is not None
         trigger = job.state["trigger"]
         now = now or datetime.now(getattr(trigger, "timezone", None) or UTC)
-        next_time: datetime | None = trigger.get_next_fire_time(None, now)
+        try:
+            next_time = next_fire_time(trigger, now)
+        except FireTimeSearchLimitError as exc:
+            raise StoreConflictError(f"job {job.id!r}: {exc}; left paused") from exc
         if next_time is None:
             raise StoreConflictError(
                 f"job {job.id!r} has no future fire time ({trigger}); left paused "

@@ -15,6 +15,7 @@ shape gives only ``id, trigger_type, trigger_params``. Keys added here:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from whalefall_sched.errors import TasksFileError
+from whalefall_sched.services.fire_times import (
+    FILE_STEPS,
+    FireTimeSearch,
+    FireTimeSearchLimitError,
+    next_fire_time,
+)
 from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.triggers import CRON_ARG_KEYS
 
@@ -36,6 +43,8 @@ DEFAULT_JOB_DEFAULTS: dict[str, Any] = {
     "max_instances": 1,
 }
 TRIGGER_TYPES = ("cron", "interval", "date")
+#: Stock APScheduler's id column is ``Unicode(191)``.
+MAX_ID_LENGTH = 191
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -97,6 +106,8 @@ class TasksFile:
         ``sys.path``); whatever its module raises is a problem of that task.
         """
         found = list(self.parse_problems)
+        # one budget for every trigger of the file: a file of many slow triggers ends too
+        search = FireTimeSearch(FILE_STEPS, budget_name="the tasks file's")
         try:
             from apscheduler.util import astimezone
 
@@ -106,12 +117,17 @@ class TasksFile:
             return found
         for task in self.tasks:
             found.extend(
-                f"task {task.id}: {p}" for p in self._task_problems(task, verify_imports, app_paths)
+                f"task {task.id}: {p}"
+                for p in self._task_problems(task, verify_imports, app_paths, search)
             )
         return found
 
     def _task_problems(
-        self, task: TaskSpec, verify_imports: bool, app_paths: Sequence[str]
+        self,
+        task: TaskSpec,
+        verify_imports: bool,
+        app_paths: Sequence[str],
+        search: FireTimeSearch,
     ) -> list[str]:
         problems: list[str] = []
         if task.func_ref is None:
@@ -142,13 +158,21 @@ class TasksFile:
                 f"unknown trigger_type {task.trigger_type!r} "
                 f"(want one of {', '.join(TRIGGER_TYPES)})"
             )
-        else:
-            try:
-                # computing a fire time catches what the constructor lets through (jitter)
-                self.build_trigger(task).get_next_fire_time(None, datetime.now(UTC))
-            except (TypeError, ValueError, LookupError) as exc:  # LookupError: unknown zone
-                problems.append(f"bad trigger_params for {task.trigger_type}: {exc}")
+        elif trigger_problem := self._trigger_problem(task, search):
+            problems.append(trigger_problem)
         return problems
+
+    def _trigger_problem(self, task: TaskSpec, search: FireTimeSearch) -> str | None:
+        """Why the task's trigger cannot be built, or its fire time not found in bounds."""
+        try:
+            # computing a fire time catches what the constructor lets through (jitter)
+            search.next_fire_time(self.build_trigger(task), datetime.now(UTC))
+        except FireTimeSearchLimitError as exc:
+            return f"trigger {task.trigger_type}: {exc}"
+        # LookupError: an unknown zone; ArithmeticError: a value too large (1e300 s)
+        except (TypeError, ValueError, LookupError, ArithmeticError) as exc:
+            return f"bad trigger_params for {task.trigger_type}: {exc}"
+        return None
 
     def build_trigger(self, task: TaskSpec) -> Any:
         """The APScheduler trigger for ``task``, from the fields given only."""
@@ -190,7 +214,7 @@ class TasksFile:
             "misfire_grace_time": self.job_defaults["misfire_grace_time"],
             "coalesce": self.job_defaults["coalesce"],
             "max_instances": self.job_defaults["max_instances"],
-            "next_run_time": trigger.get_next_fire_time(None, now),
+            "next_run_time": next_fire_time(trigger, now),
         }
 
 
@@ -228,9 +252,12 @@ def _yaml_problem(path: Path, text: str, exc: Exception) -> str:
     def where(line: int, column: int) -> str:
         return f"{path}:{line + 1}:{column + 1}"
 
+    from whalefall_sched.services.safe_yaml import YamlLimitError
+
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark, start = exc.problem_mark, exc.context_mark
-        found = f"not valid YAML at {where(mark.line, mark.column)}: {exc.problem}"
+        kind = "YAML limit reached" if isinstance(exc, YamlLimitError) else "not valid YAML"
+        found = f"{kind} at {where(mark.line, mark.column)}: {exc.problem}"
         if exc.context and start is not None and start.index != mark.index:
             found += f" ({exc.context} started at {start.line + 1}:{start.column + 1})"
         return found
@@ -241,15 +268,24 @@ def _yaml_problem(path: Path, text: str, exc: Exception) -> str:
 
 
 def _read_yaml(path: Path, what: str) -> Any:
+    """The YAML document in ``path``, read with bounded work (:mod:`.safe_yaml`)."""
     import yaml
 
+    from whalefall_sched.services import safe_yaml
+
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            data = stream.read(safe_yaml.MAX_BYTES + 1)
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise _invalid(what, path, f"cannot read it ({reason})") from exc
+    if len(data) > safe_yaml.MAX_BYTES:
+        raise _invalid(
+            what, path, f"over the size limit: larger than {safe_yaml.MAX_BYTES:,} bytes"
+        )
     try:
-        return yaml.safe_load(text)
+        return safe_yaml.load(text)
     except yaml.YAMLError as exc:
         raise _invalid(what, path, _yaml_problem(path, text, exc)) from exc
 
@@ -321,6 +357,7 @@ def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
         functions = {}
     tasks: list[TaskSpec] = []
     seen: set[str] = set()
+    alike: dict[str, str] = {}  # _id_key -> the first id with that key
     for index, raw in enumerate(document["default_tasks"], start=1):
         if not isinstance(raw, dict):
             problems.append(f"task #{index}: want a mapping, got {type(raw).__name__}")
@@ -333,6 +370,11 @@ def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
             problems.append(f"task {task_id}: duplicate id")
             continue
         seen.add(task_id)
+        id_problem = _id_problem(task_id, alike.setdefault(_id_key(task_id), task_id))
+        if id_problem:
+            label = task_id if len(task_id) <= MAX_ID_LENGTH else f"#{index}"
+            problems.append(f"task {label}: {id_problem}")
+            continue
         tasks.append(_parse_task(task_id, raw, functions, problems))
     job_defaults = dict(DEFAULT_JOB_DEFAULTS)
     raw_defaults = document.get("job_defaults")
@@ -359,6 +401,28 @@ def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
         parse_problems=problems,
         functions={str(k): v for k, v in functions.items() if isinstance(v, str)},
     )
+
+
+def _id_key(task_id: str) -> str:
+    """What a case- and accent-insensitive collation compares: ``Job`` and ``jöb `` match."""
+    decomposed = unicodedata.normalize("NFKD", task_id)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return bare.casefold().rstrip(" ")
+
+
+def _id_problem(task_id: str, alike: str) -> str | None:
+    """Why ``task_id`` cannot be a job id (``alike``: an earlier id with the same key)."""
+    if len(task_id) > MAX_ID_LENGTH:
+        return f"id longer than {MAX_ID_LENGTH} characters (stock APScheduler's id column)"
+    if not task_id.isprintable():
+        bad = next(c for c in task_id if not c.isprintable())
+        return f"id holds a control or invisible character (U+{ord(bad):04X})"
+    if alike != task_id:
+        return (
+            f"id differs from task {alike!r} only in case, accents or trailing spaces: "
+            "MariaDB/MySQL compare ids that way, so such ids are refused on every backend"
+        )
+    return None
 
 
 def _parse_task(
