@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import Invoke, StockStore
 from whalefall_sched.cli.exit_codes import ExitCode
@@ -36,8 +37,12 @@ from whalefall_sched.services.tasks_file import load_tasks_file
 from whalefall_sched.services.triggers import CRON_ARG_KEYS
 
 BROKEN_YAML = "default_tasks: [unclosed\n"
-#: What PyYAML says about BROKEN_YAML, and where.
-BROKEN_AT = "broken.yaml:2:1: expected ',' or ']', but got '<stream end>'"
+#: What the YAML loader says about BROKEN_YAML, and where (libyaml's words when installed).
+BROKEN_AT = "broken.yaml:2:1: " + (
+    "did not find expected ',' or ']'"
+    if yaml.__with_libyaml__
+    else "expected ',' or ']', but got '<stream end>'"
+)
 
 
 def _job(job_id: str, **fields: Any) -> dict[str, Any]:
@@ -262,16 +267,34 @@ def test_reload_and_run_with_a_broken_tasks_file_still_fail(
 
 
 @pytest.mark.parametrize(
-    ("text", "where"),
+    ("text", "pure", "libyaml"),
     [
-        ("default_tasks:\n  - id: a\n    name: x: y\n", "t.yaml:3:12: mapping values"),
-        ("default_tasks:\n\t- id: a\n", "t.yaml:2:1: found character '\\t'"),
-        ('default_tasks: "\\q"\n', "t.yaml:1:18: found unknown escape character 'q'"),
-        ("default_tasks: []\nx: \x07\n", "t.yaml:2:4: special characters are not allowed"),
+        (
+            "default_tasks:\n  - id: a\n    name: x: y\n",
+            "t.yaml:3:12: mapping values",
+            "t.yaml:3:12: mapping values",
+        ),
+        (
+            "default_tasks:\n\t- id: a\n",
+            "t.yaml:2:1: found character '\\t'",
+            "t.yaml:2:1: found character that cannot start any token",
+        ),
+        (
+            'default_tasks: "\\q"\n',
+            "t.yaml:1:18: found unknown escape character 'q'",
+            "t.yaml:1:17: found unknown escape character",
+        ),
+        (
+            "default_tasks: []\nx: \x07\n",
+            "t.yaml:2:4: special characters are not allowed",
+            "t.yaml:2:4: control characters are not allowed",
+        ),
     ],
     ids=["mapping", "tab", "escape", "control-character"],
 )
-def test_a_yaml_syntax_error_names_file_line_and_column(text: str, where: str) -> None:
+def test_a_yaml_syntax_error_names_file_line_and_column(text: str, pure: str, libyaml: str) -> None:
+    """In PyYAML's words, or libyaml's where it is installed (and then used)."""
+    where = libyaml if yaml.__with_libyaml__ else pure
     path = Path("t.yaml")
     path.write_text(text, encoding="utf-8")
     with pytest.raises(TasksFileError) as caught:
