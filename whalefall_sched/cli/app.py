@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -30,6 +31,16 @@ from whalefall_sched.cli.settings import (
     DEFAULT_URL,
     Settings,
 )
+from whalefall_sched.cli.terminal import (
+    GuardedStdout,
+    OutputError,
+    discard_pending_output,
+    err_line,
+    line,
+    printable,
+    reliable,
+    reserve_standard_fds,
+)
 from whalefall_sched.errors import (
     InternalError,
     InvalidInputError,
@@ -44,6 +55,8 @@ if TYPE_CHECKING:
 PROG = "whalefall-sched"
 #: The shell's convention for a command stopped by Ctrl-C.
 INTERRUPTED = 130
+#: What a shell reports for a command killed by SIGPIPE: the reader of stdout went away.
+BROKEN_PIPE = 141
 
 
 class _OneLineErrors(TyperGroup):
@@ -65,23 +78,59 @@ class _OneLineErrors(TyperGroup):
 
         if not standalone_mode:
             return call()
-        try:
-            rv = call()
-        except click.ClickException as exc:
-            where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else PROG
-            hint = f" (see `{where} --help`)" if isinstance(exc, click.UsageError) else ""
-            if _wants_json(args):
-                from whalefall_sched.cli.render import print_json
+        sys.exit(_with_guarded_stdout(lambda: _one_line_errors(call, args)))
 
-                error = error_object(InvalidInputError.code, exc.format_message(), exc.exit_code)
-                print_json({"error": error})
-            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
-            sys.exit(exc.exit_code)
-        except click.Abort as exc:
-            click.echo("Aborted.", err=True)
-            interrupted = isinstance(exc.__context__, KeyboardInterrupt)
-            sys.exit(INTERRUPTED if interrupted else ExitCode.CONFLICT)
-        sys.exit(rv if isinstance(rv, int) else 0)
+
+def _one_line_errors(call: Callable[[], Any], args: Sequence[str] | None) -> int:
+    """Run ``call`` (Click's main, not standalone); its exit code, usage errors one line."""
+    try:
+        rv = call()
+    except click.ClickException as exc:
+        where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else PROG
+        hint = f" (see `{where} --help`)" if isinstance(exc, click.UsageError) else ""
+        if _wants_json(args):
+            from whalefall_sched.cli.render import print_json
+
+            error = error_object(InvalidInputError.code, exc.format_message(), exc.exit_code)
+            print_json({"error": error})
+        err_line(f"Error: {exc.format_message()}{hint}")
+        return exc.exit_code
+    except click.Abort as exc:
+        err_line("Aborted.")
+        interrupted = isinstance(exc.__context__, KeyboardInterrupt)
+        return INTERRUPTED if interrupted else ExitCode.CONFLICT
+    return rv if isinstance(rv, int) else 0
+
+
+def _with_guarded_stdout(run: Callable[[], int]) -> int:
+    """Run a command with every write to stdout checked, flushed before the exit.
+
+    stdout closed: exit 5 at once, nothing done (there is no way to report a result).
+    A write that fails: exit 5 with one line on stderr. The reader gone (EPIPE, as in
+    ``list | head -1``): exit :data:`BROKEN_PIPE`, quietly, as a shell reports SIGPIPE.
+    """
+    reserve_standard_fds()
+    stream = sys.stdout
+    if stream is None:
+        err_line("Error: cannot write to stdout: it is closed; nothing was done")
+        return ExitCode.SYSTEM
+    if isinstance(stream, io.TextIOWrapper):
+        # a terminal that is not UTF-8 shows what it cannot as escapes (JSON: ASCII)
+        stream.reconfigure(errors="backslashreplace")
+    writer = reliable(stream)
+    sys.stdout = GuardedStdout(writer)
+    try:
+        code = run()
+        sys.stdout.flush()
+    except OutputError as exc:
+        discard_pending_output(writer)
+        if isinstance(exc.cause, BrokenPipeError):
+            return BROKEN_PIPE
+        err_line(f"Error: cannot write to stdout: {exc.cause.strerror or exc.cause}")
+        return ExitCode.SYSTEM
+    finally:
+        sys.stdout = stream
+    return code
 
 
 def _wants_json(args: Sequence[str] | None) -> bool:
@@ -154,7 +203,8 @@ def _complete_job_id(ctx: click.Context, incomplete: str) -> list[str]:
         return []
     finally:
         settings.close()
-    return [i for i in ids if i.startswith(incomplete)]
+    # an id a shell could not take back as one word is left out
+    return [i for i in ids if i.startswith(incomplete) and i.isprintable()]
 
 
 OutputOption = Annotated[
@@ -287,7 +337,10 @@ class _Formatter(logging.Formatter):
 
         if not self.debug:
             record.exc_text = None
-        return redact(super().format(record).rstrip(), self.url)
+            return line(redact(super().format(record).rstrip(), self.url))
+        return "\n".join(
+            printable(text) for text in redact(super().format(record), self.url).splitlines()
+        )
 
 
 def _configure_logging(debug: bool, url: str | None = None) -> None:
@@ -300,10 +353,12 @@ def _configure_logging(debug: bool, url: str | None = None) -> None:
 
 
 def _print_traceback(url: str) -> None:
-    """The current exception's traceback on stderr (``--debug``), the URL's password masked."""
+    """The current exception's traceback on stderr (``--debug``), the URL's password
+    masked, each line printable."""
     from whalefall_sched.masking import redact
 
-    sys.stderr.write(redact(traceback.format_exc(), url))
+    for text in redact(traceback.format_exc(), url).splitlines():
+        err_line(text)
 
 
 @contextmanager
@@ -315,7 +370,7 @@ def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
     settings = _settings_from(ctx)
     try:
         yield settings
-    except (click.exceptions.Exit, click.ClickException, click.Abort):
+    except (click.exceptions.Exit, click.ClickException, click.Abort, OutputError):
         raise
     except WhaleFallSchedError as exc:
         if settings.debug:
@@ -403,7 +458,7 @@ def status_command(ctx: typer.Context, *, output: OutputOption = OutputFormat.ta
         if status.error is not None:
             # the one-line error of every failure; with -o json the status stays the
             # only document on stdout
-            sys.stderr.write(f"Error: {status.error['message']}\n")
+            err_line(f"Error: {status.error['message']}")
         if status.exit_code:
             raise typer.Exit(status.exit_code)
 
@@ -422,7 +477,7 @@ def _act(ctx: click.Context, action: str, job_ids: list[str], output: OutputForm
         _render(result, output)
         _notes(result.notes)
         for _, error in result.errors:
-            sys.stderr.write(f"Error: {redact(str(error), settings.url)}\n")
+            err_line(f"Error: {redact(str(error), settings.url)}")
         if result.exit_code:
             raise typer.Exit(result.exit_code)
 
@@ -653,7 +708,7 @@ def _confirm(settings: Settings, preview: SchedulerJobsReloadResult, origin: str
         f"Delete {preview.deleted_count} job(s) in {where} and {verb} "
         f"{preview.written_count} from {origin}?"
     )
-    if not typer.confirm(question, err=True):
+    if not typer.confirm(printable(question), err=True):
         raise StoreConflictError(f"{action} not confirmed; nothing was changed")
 
 

@@ -1,12 +1,15 @@
 """The one renderer: every result object becomes a Rich table or one JSON document.
 
 Rich is imported here only, and only when a table is printed. Colour follows Rich's
-rules: none when ``NO_COLOR`` is set or stdout is not a terminal.
+rules: none when ``NO_COLOR`` is set or stdout is not a terminal. Every field of a table
+and every line on stderr is cut and made printable (:mod:`.terminal`); JSON is exact.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +17,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from whalefall_sched.cli.render_types import OutputFormat
+from whalefall_sched.cli.terminal import (
+    CRON_FIELD_CHARS,
+    FIELD_CHARS,
+    LIST_FIELD_CHARS,
+    err_line,
+    field,
+)
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
@@ -40,12 +50,16 @@ class JobList:
 
 _STATE_LABEL = {STATE_RUNNING: "running", STATE_PAUSED: "paused"}
 _STATE_STYLE = {STATE_RUNNING: "green", STATE_PAUSED: "yellow"}
+#: Problems listed under an ``Error:`` line; JSON lists them all.
+PROBLEM_LINES = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # emoji=False: a name holding ":smile:" is shown as written
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
 
 
 def _table(*columns: str, title: str | None = None, wrap: Sequence[str] = ()) -> Table:
@@ -70,9 +84,25 @@ def _table(*columns: str, title: str | None = None, wrap: Sequence[str] = ()) ->
     return table
 
 
+def json_text(document: Any, *, ascii_only: bool = False) -> str:
+    """``document`` as JSON text, exact and always encodable as UTF-8.
+
+    A lone surrogate (a store can hold one) is written as its ``\\udXXX`` escape, which
+    decodes to the same string; ``ascii_only`` escapes every non-ASCII character too.
+    """
+    text = json.dumps(document, ensure_ascii=ascii_only, indent=2)
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def print_json(document: Any) -> None:
-    """Exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    """Exactly one JSON document on stdout: UTF-8 text, or ASCII escapes where stdout's
+    encoding is not UTF-8 (``PYTHONIOENCODING=ascii``, say)."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    sys.stdout.write(json_text(document, ascii_only=not utf8) + "\n")
     sys.stdout.flush()
 
 
@@ -114,16 +144,19 @@ def render_error(error: dict[str, Any], output: OutputFormat) -> None:
     then one line per problem; with ``-o json`` also ``{"error": ...}`` on stdout."""
     if output is OutputFormat.json:
         print_json({"error": error})
+    err_line(f"Error: {error['message']}")
     problems = error.get("problems", [])
-    lines = [f"Error: {error['message']}", *(f"  - {problem}" for problem in problems)]
-    sys.stderr.write("\n".join(lines) + "\n")
-    sys.stderr.flush()
+    for problem in problems[:PROBLEM_LINES]:
+        err_line(f"  - {problem}")
+    if len(problems) > PROBLEM_LINES:
+        more = len(problems) - PROBLEM_LINES
+        err_line(f"  ... and {more:,} more (-o json lists every problem)")
 
 
 def note(message: str) -> None:
-    """An informational line on stderr (kept off stdout so JSON stays one document)."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    """An informational line on stderr (kept off stdout so JSON stays one document),
+    cut and made printable."""
+    err_line(message)
 
 
 # -- formatting helpers ------------------------------------------------------------
@@ -167,10 +200,11 @@ def _state(state: str) -> str:
     return f"[{_STATE_STYLE.get(state, 'red')}]{label}[/]"
 
 
-def _escape(value: Any) -> str:
+def _escape(value: Any, limit: int = FIELD_CHARS) -> str:
+    """A value as a table field: cut to ``limit`` characters, printable, markup escaped."""
     from rich.markup import escape
 
-    return escape("" if value is None else str(value))
+    return escape(field(value, limit))
 
 
 # -- tables --------------------------------------------------------------------------
@@ -211,12 +245,15 @@ def _render_list(console: Console, items: Sequence[SchedulerJobListItem]) -> Non
         detail = item.unreadable_reason or (
             "" if item.trigger_type == "cron" else item.trigger_args.get("description", "")
         )
-        name = _escape(item.name or "-") + (f"\n{_escape(detail)}" if detail else "")
-        head = [_escape(item.id), name] if wide else [f"{_escape(item.id)}\n[dim]{name}[/]"]
+        name = _escape(item.name or "-", LIST_FIELD_CHARS)
+        if detail:
+            name += f"\n{_escape(detail, LIST_FIELD_CHARS)}"
+        job_id = _escape(item.id, LIST_FIELD_CHARS)
+        head = [job_id, name] if wide else [f"{job_id}\n[dim]{name}[/]"]
         table.add_row(
             *head,
-            _escape(item.trigger_type or "-"),
-            *(_escape(c) for c in cron),
+            _escape(item.trigger_type or "-", CRON_FIELD_CHARS),
+            *(_escape(c, CRON_FIELD_CHARS) for c in cron),
             local_time(item.next_run_time),
             _state(item.state),
             _yes(item.is_builtin, unknown="?"),
@@ -255,7 +292,7 @@ def _render_detail(console: Console, job: SchedulerJobDetail) -> None:
     if job.unreadable_reason:
         rows.append(("unreadable_reason", job.unreadable_reason))
     for key, value in rows:
-        table.add_row(key, _escape("-" if value is None else value))
+        table.add_row(_escape(key), _escape("-" if value is None else value))
     console.print(table)
 
 
@@ -266,7 +303,7 @@ def _render_actions(console: Console, report: JobActionsResult) -> None:
     for r in report.results:
         table.add_row(
             _escape(r.id),
-            r.message,
+            _escape(r.message),
             _state(r.state),
             local_time(r.next_run_time).replace("\n", ", "),
         )

@@ -1,0 +1,152 @@
+"""What reaches a terminal: visible control characters, bounded fields, safe streams.
+
+Job names, ids, arguments and error messages come from the store and from files, so
+they may hold escape sequences, bidi overrides, newlines or megabytes of text. Every
+human output goes through :func:`printable` (and :func:`clip` for fields); JSON output
+stays exact. Writes to stdout go through :class:`GuardedStdout`, so a failed write is
+one :class:`OutputError` the entry point handles; stderr is best-effort (:func:`err_line`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import unicodedata
+from typing import Any, TextIO
+
+#: Characters of one field shown in a ``list`` table cell (ids, names, descriptions).
+LIST_FIELD_CHARS = 200
+#: Characters of one cron field shown in its ``list`` column (those columns never wrap).
+CRON_FIELD_CHARS = 40
+#: Characters of one field shown in the other tables (``get``, ``status``...).
+FIELD_CHARS = 1000
+#: Characters of one ``Error:``, ``note:`` or ``warning:`` line.
+LINE_CHARS = 2000
+
+#: Unicode categories written as escapes: controls, format characters (bidi overrides,
+#: zero-width characters), surrogates, line and paragraph separators.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+#: Format characters kept: the zero-width (non-)joiners of emoji and many scripts.
+_KEPT = frozenset({"\u200c", "\u200d"})
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control, format, separator and surrogate character written as a
+    visible escape (``\\x1b``, ``\\n``, ``\\u202e``, ``\\udc9b``); other text unchanged."""
+    if text.isprintable():
+        return text
+    return "".join(_visible(char) for char in text)
+
+
+def _visible(char: str) -> str:
+    if char in _KEPT or unicodedata.category(char) not in _ESCAPED_CATEGORIES:
+        return char
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with a marker saying how many were cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[{len(text) - limit:,} more characters]"
+
+
+def field(value: Any, limit: int = FIELD_CHARS) -> str:
+    """A value as one table field: cut to ``limit`` characters, then made printable."""
+    return printable(clip("" if value is None else str(value), limit))
+
+
+def line(text: str) -> str:
+    """One line of human output on stderr: cut to :data:`LINE_CHARS`, made printable."""
+    return printable(clip(text, LINE_CHARS))
+
+
+def err_line(text: str) -> None:
+    """``text`` as one line on stderr (:func:`line`); nothing when stderr is closed or gone."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(line(text) + "\n")
+        stream.flush()
+    except (OSError, ValueError):  # stderr gone (EPIPE) or closed: the exit code remains
+        pass
+
+
+class OutputError(Exception):
+    """Writing to stdout failed (``cause``: the OSError); handled once, at the entry point."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class GuardedStdout:
+    """``sys.stdout`` whose write and flush errors raise :class:`OutputError`."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text``; an OSError becomes :class:`OutputError`."""
+        try:
+            return self.stream.write(text)
+        except OSError as exc:
+            raise OutputError(exc) from exc
+
+    def flush(self) -> None:
+        """Flush; an OSError becomes :class:`OutputError`."""
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            raise OutputError(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def reliable(stream: TextIO) -> TextIO:
+    """``stream``, or where it is unbuffered (``python -u``, ``PYTHONUNBUFFERED``) the same
+    descriptor through a buffered writer: an unbuffered text stream writes what a pipe
+    takes at once and drops the rest of a long text without an error."""
+    raw = getattr(stream, "buffer", None)
+    if not (isinstance(stream, io.TextIOWrapper) and isinstance(raw, io.RawIOBase)):
+        return stream
+    writer = io.BufferedWriter(io.FileIO(stream.fileno(), "w", closefd=False))
+    return io.TextIOWrapper(
+        writer, encoding=stream.encoding, errors=stream.errors, write_through=True
+    )
+
+
+def discard_pending_output(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at /dev/null, so the interpreter's last flush of
+    what could not be written neither fails nor prints a second error."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's buffer)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def reserve_standard_fds() -> None:
+    """Open /dev/null on each closed standard descriptor (0, 1, 2), so that no file this
+    process opens later (a SQLite store, a backup) takes its number and gets its output."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
