@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import io
 import logging
+import math
 import os
 import sys
 import traceback
@@ -165,6 +166,44 @@ class StateFilter(StrEnum):
     unreadable = "unreadable"
 
 
+#: The longest --timeout and --wait, in seconds (a day).
+MAX_SECONDS = 86_400
+#: The longest table or schema name, in UTF-8 bytes (PostgreSQL cuts longer ones short).
+MAX_NAME_BYTES = 63
+
+
+def _finite(value: float) -> float:
+    """Refuse NaN (a range check lets it through)."""
+    if math.isnan(value):
+        raise typer.BadParameter("nan is not a number of seconds")
+    return value
+
+
+def _table_name(value: str) -> str:
+    problem = _name_problem(value)
+    if problem:
+        raise typer.BadParameter(problem)
+    return value
+
+
+def _schema_name(value: str | None) -> str | None:
+    """An empty schema is none."""
+    if not value:
+        return None
+    return _table_name(value)
+
+
+def _name_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a table or schema on every backend."""
+    if not value:
+        return "the name is empty"
+    if not value.isprintable():
+        return f"{printable(value)!r} holds a control or invisible character"
+    if len(value.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        return f"longer than {MAX_NAME_BYTES} bytes (PostgreSQL's and MariaDB's limit)"
+    return None
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"{PROG} {__version__}")
@@ -245,11 +284,16 @@ def main_options(
         ),
     ] = DEFAULT_URL,
     table: Annotated[
-        str, typer.Option(envvar="WHALEFALL_SCHED_TABLE", help="Job table name.")
+        str,
+        typer.Option(envvar="WHALEFALL_SCHED_TABLE", callback=_table_name, help="Job table name."),
     ] = DEFAULT_TABLE,
     schema: Annotated[
         str | None,
-        typer.Option(envvar="WHALEFALL_SCHED_SCHEMA", help="Schema of the job table."),
+        typer.Option(
+            envvar="WHALEFALL_SCHED_SCHEMA",
+            callback=_schema_name,
+            help="Schema of the job table.",
+        ),
     ] = None,
     tasks: Annotated[
         Path | None,
@@ -283,6 +327,8 @@ def main_options(
         typer.Option(
             envvar="WHALEFALL_SCHED_TIMEOUT",
             min=0.1,
+            max=MAX_SECONDS,
+            callback=_finite,
             help="Seconds to wait to connect to the store (or for a SQLite lock).",
         ),
     ] = 5.0,
@@ -291,6 +337,8 @@ def main_options(
         typer.Option(
             envvar="WHALEFALL_SCHED_WAIT",
             min=0,
+            max=MAX_SECONDS,
+            callback=_finite,
             help="Longest wait, in seconds, for a running scheduler to move a due job on "
             "before pause/resume/reload rewrite it.",
         ),
@@ -369,6 +417,7 @@ def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
 
     settings = _settings_from(ctx)
     try:
+        _check_job_id(ctx, settings)
         yield settings
     except (click.exceptions.Exit, click.ClickException, click.Abort, OutputError):
         raise
@@ -388,6 +437,16 @@ def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
         raise typer.Exit(internal.exit_code) from exc
     finally:
         settings.close()
+
+
+def _check_job_id(ctx: click.Context, settings: Settings) -> None:
+    """A command's one ``job_id`` that is not valid UTF-8 names no job (exit 3); ``pause``
+    and ``resume`` check each of theirs in the service, one failure not stopping the rest."""
+    job_id = ctx.params.get("job_id")
+    if isinstance(job_id, str):
+        from whalefall_sched.services.job_ids import check_job_id
+
+        check_job_id(job_id, settings.repository().where)
 
 
 def _render(result: Any, output: OutputFormat) -> None:
@@ -697,7 +756,7 @@ def _confirm(settings: Settings, preview: SchedulerJobsReloadResult, origin: str
     from whalefall_sched.errors import StoreConflictError
 
     action = "reload" if preview.restored_from is None else "restore"
-    if not sys.stdin.isatty():
+    if sys.stdin is None or sys.stdin.closed or not sys.stdin.isatty():
         raise StoreConflictError(
             f"{action} deletes every job and needs confirmation; no terminal to ask on, "
             "so nothing was changed (pass --yes)"

@@ -7,6 +7,7 @@ import inspect
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -44,6 +45,7 @@ from whalefall_sched.services.dto import (
 )
 from whalefall_sched.services.fire_times import FireTimeSearchLimitError, next_fire_time
 from whalefall_sched.services.imports import ImportRefError, import_ref
+from whalefall_sched.services.job_ids import check_job_id
 from whalefall_sched.services.tasks_file import TasksFile
 
 logger = logging.getLogger("whalefall_sched.actions")
@@ -68,6 +70,25 @@ def _call(target: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -
 
 #: Next run times beyond year 9999 (or not finite) are not times a scheduler can wake at.
 _LATEST = datetime.max.replace(tzinfo=UTC).timestamp()
+#: The largest backup file ``restore`` reads.
+MAX_BACKUP_BYTES = 256 * 1024 * 1024
+
+
+def _check_backup_file(source: Path) -> None:
+    """Refuse, before it is read, a backup that is not a regular file (``/dev/zero``, a
+    pipe) or is larger than :data:`MAX_BACKUP_BYTES`: reading it would never end."""
+    try:
+        info = source.stat()
+    except OSError:
+        return  # reading it says why it cannot be read
+    if stat.S_ISDIR(info.st_mode):
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidInputError(f"backup {source} is not a regular file")
+    if info.st_size > MAX_BACKUP_BYTES:
+        raise InvalidInputError(
+            f"backup {source} is over the size limit: larger than {MAX_BACKUP_BYTES:,} bytes"
+        )
 
 
 def _plausible(timestamp: float) -> bool:
@@ -190,13 +211,13 @@ class SchedulerActionsService:
         """:meth:`resume_job` each id once, in order; a failed id does not stop the others."""
         return self._each("resume", self.resume_job, job_ids)
 
-    @staticmethod
     def _each(
-        action: str, act: Callable[[str], JobActionResult], job_ids: Sequence[str]
+        self, action: str, act: Callable[[str], JobActionResult], job_ids: Sequence[str]
     ) -> JobActionsResult:
         outcomes: list[JobActionOutcome] = []
         for job_id in dict.fromkeys(job_ids):
             try:
+                check_job_id(job_id, self._repo.where)
                 outcomes.append(JobActionOutcome(job_id, result=act(job_id)))
             except WhaleFallSchedError as exc:
                 outcomes.append(JobActionOutcome(job_id, error=exc))
@@ -603,6 +624,7 @@ class SchedulerActionsService:
         ``skip_invalid``, which leaves those rows out with a note. An empty backup would
         delete every job: refused unless ``allow_empty``.
         """
+        _check_backup_file(source)
         rows = self._repo.read_backup(source)
         problems = [(row.id, reason) for row in rows if (reason := unsafe_reason(row))]
         notes: list[str] = []

@@ -19,6 +19,7 @@ from whalefall_sched.services.dto import (
     StoreStatus,
     iso,
 )
+from whalefall_sched.services.job_ids import check_job_id
 from whalefall_sched.services.tasks_file import TasksFile
 from whalefall_sched.services.triggers import trigger_args, trigger_type
 
@@ -71,6 +72,7 @@ class SchedulerJobsReadService:
 
     def get_job(self, job_id: str) -> SchedulerJobDetail:
         """One job's details; raises :class:`JobNotFoundError` for an unknown id."""
+        check_job_id(job_id, self._repo.where)
         with _as_system_error("获取任务详情失败 (reading the job failed)"):
             job = self._repo.get_job(job_id)
         try:
