@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, StockStore
-from whalefall_sched.cli.app import BROKEN_PIPE
+from whalefall_sched.cli.app import BROKEN_PIPE, INTERRUPTED
 from whalefall_sched.errors import ExitCode
 
 TIMEOUT = 60
@@ -164,3 +164,11 @@ def test_a_reader_that_reads_everything_gets_one_whole_document(
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 300
+
+
+def test_the_readme_and_the_architecture_document_the_two_shell_exit_codes() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"| {INTERRUPTED} |" in readme
+    assert f"| {BROKEN_PIPE} |" in readme
+    architecture = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert f"| {BROKEN_PIPE} (`BROKEN_PIPE`)" in architecture
