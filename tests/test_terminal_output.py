@@ -202,6 +202,45 @@ def test_the_note_of_a_run_names_the_thread_escaped(cli: Invoke, sqlite_stock: S
     assert _raw_controls(result.stderr + result.stdout) == set()
 
 
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+def test_log_lines_and_tracebacks_are_escaped(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path, debug: list[str]
+) -> None:
+    job_id = "f\x1b]0;pwned\x07ail"
+    sqlite_stock.add(dict(func="tests.jobs:fail", trigger="interval", minutes=5, id=job_id))
+    ran = cli(*debug, "run", job_id, url=sqlite_stock.url)
+    assert ran.exit_code == 1, ran.output
+    assert "job f\\x1b]0;pwned\\x07ail failed" in ran.stderr  # the log line
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(
+        'default_tasks:\n  - {id: "x\\e[31m", function: nope, trigger_type: cron}\n',
+        encoding="utf-8",
+    )
+    failed = cli(*debug, "--tasks", str(tasks), "reload", "--yes", url=sqlite_stock.url)
+    assert failed.exit_code == 2, failed.output
+    if debug:
+        assert "Traceback" in failed.stderr and "TasksFileError" in failed.stderr
+    for result in (ran, failed):
+        assert _raw_controls(result.stderr + result.stdout) == set()
+
+
+def test_completion_leaves_out_ids_a_shell_could_not_take_back(sqlite_stock: StockStore) -> None:
+    import click
+    import typer.main
+
+    from whalefall_sched.cli import app
+    from whalefall_sched.cli.app import _complete_job_id
+
+    sqlite_stock.add(
+        dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="plain"),
+        dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="pl\nain"),
+        dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="pl\x1bain"),
+    )
+    ctx = click.Context(typer.main.get_command(app), info_name="whalefall-sched")
+    ctx.params = {"url": sqlite_stock.url}
+    assert _complete_job_id(ctx, "pl") == ["plain"]
+
+
 # -- bounded fields ------------------------------------------------------------------------
 
 
