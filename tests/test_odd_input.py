@@ -134,7 +134,8 @@ def test_an_id_that_is_not_utf8_is_not_found(cli: Invoke, stock: StockStore, com
     bad = "a\udcff"  # what Python makes of the argv bytes b"a\xff"
     stderr = _one_line(cli(command, bad, url=stock.url), ExitCode.NOT_FOUND)
     assert "job 'a\\udcff' not found in" in stderr
-    assert "the id is not valid UTF-8 (bytes 61 ff)" in stderr
+    assert "the id given is not valid UTF-8 (bytes 61 ff)" in stderr
+    assert "given as `list` shows it (a\\udcff)" in stderr
     assert stock.fingerprint() == before
 
 
