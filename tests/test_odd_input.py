@@ -76,6 +76,21 @@ def test_seconds_that_are_not_a_sensible_number_are_a_usage_error(
     assert f"Invalid value for '{option}'" in stderr and said in stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("inf", "is not in the range 0.1<=x<=86400"),
+        ("nan", "nan is not a number of seconds"),
+        ("1e300", "is not in the range 0.1<=x<=86400"),
+    ],
+)
+def test_a_run_timeout_that_is_not_a_sensible_number_is_a_usage_error(
+    cli: Invoke, value: str, said: str
+) -> None:
+    stderr = _one_line(cli("run", "x", "--timeout", value, url=SERVER_URL), ExitCode.USAGE)
+    assert "Invalid value for '--timeout'" in stderr and said in stderr
+
+
 def test_a_variable_holding_nan_is_a_usage_error(
     cli: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -179,6 +179,11 @@ def _finite(value: float) -> float:
     return value
 
 
+def _finite_or_none(value: float | None) -> float | None:
+    """Refuse NaN where no value means no limit."""
+    return None if value is None else _finite(value)
+
+
 def _table_name(value: str) -> str:
     problem = _name_problem(value)
     if problem:
@@ -589,6 +594,8 @@ def run_command(
         typer.Option(
             "--timeout",
             min=0.1,
+            max=MAX_SECONDS,
+            callback=_finite_or_none,
             help="Seconds the job may run; then its process is killed and the run "
             "reported as timed out (exit 6). Default: no limit.",
             show_default=False,

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,7 +128,7 @@ def read_backup(
         raise InvalidInputError(f"backup {path} has no list of rows")
     rows = [_row(path, index, raw) for index, raw in enumerate(raw_rows)]
     ids = [row.id for row in rows]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
     if duplicates:
         raise InvalidInputError(f"backup {path} holds id(s) twice: {', '.join(duplicates)}")
     return rows
