@@ -275,7 +275,7 @@ _TRIGGERS_STOCK_WRITES = [
 ]
 
 
-@pytest.mark.parametrize("trigger", _TRIGGERS_STOCK_WRITES, ids=repr)
+@pytest.mark.parametrize("trigger", _TRIGGERS_STOCK_WRITES, ids=lambda t: type(t).__name__)
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
 def test_every_kind_of_trigger_stock_writes_passes(trigger: Any, protocol: int) -> None:
     for when in (None, _SHANGHAI.localize(dt.datetime(2030, 1, 1))):
