@@ -1,12 +1,14 @@
 """Shared fixtures: real job stores written by stock APScheduler 3, on real databases.
 
 ``store_url`` is parametrised over SQLite, PostgreSQL and MariaDB; each test gets a
-database of its own. A server that is down skips its tests with one line saying why,
-unless ``WHALEFALL_SCHED_REQUIRE_DBS=1`` (set by ``.ci/run``), where it fails them.
+database of its own, empty when it starts. A server that is down skips its tests with
+one line saying why, unless ``WHALEFALL_SCHED_REQUIRE_DBS=1`` (set by ``.ci/run``), where
+it fails them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -83,26 +85,158 @@ def _need_server(backend: str, admin_url: str) -> None:
     pytest.skip(message + "; set WHALEFALL_SCHED_TEST_*_URL or start the server")
 
 
-def _fresh_database(admin_url: str) -> Iterator[str]:
-    """Create a database of its own for one test; drop it afterwards."""
-    name = f"wfs_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
+class ServerDatabases:
+    """The databases one test process uses on one server; each test gets one, empty.
+
+    MariaDB creates and drops a database in a few tens of milliseconds: each test gets
+    a new one, dropped afterwards. PostgreSQL takes a fraction of a second (it copies
+    the template database and syncs it to disk), while emptying one takes a few
+    milliseconds: so after each test every session on its database is ended,
+    everything in it is dropped, and it is checked to look exactly as it did when it
+    was created before another test gets it. One that does not is dropped, never handed
+    out again. Whatever is left is dropped at the end of the session.
+    """
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self.reuse = self.admin.dialect.name == "postgresql"
+        #: database name -> what it looked like when created (see _signature)
+        self.created: dict[str, tuple[Any, ...]] = {}
+        self.emptied: list[str] = []
+
+    def url(self, name: str) -> str:
+        return self.admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def acquire(self) -> str:
+        """The name of an empty database for one test."""
+        if self.emptied:
+            return self.emptied.pop()
+        name = f"wfs_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
             conn.execute(sa.text(f"CREATE DATABASE {name}"))
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            if admin.dialect.name == "postgresql":
+        self.created[name] = ()
+        if self.reuse:
+            with self._connect(name) as conn:
+                self.created[name] = self._signature(conn)
+        return name
+
+    def release(self, name: str) -> None:
+        """After a test: empty its database for the next test, or drop it."""
+        reusable = False
+        if self.reuse:
+            try:
+                with self._connect(name) as conn:
+                    with conn.begin():
+                        self._empty(conn)
+                    reusable = self._signature(conn) == self.created[name]
+            except sa.exc.SQLAlchemyError:
+                reusable = False
+        if reusable:
+            self.emptied.append(name)
+        else:
+            self.drop(name)
+
+    def drop(self, name: str) -> None:
+        self.created.pop(name, None)
+        with self.admin.connect() as conn:
+            if self.admin.dialect.name == "postgresql":
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             else:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
+
+    def close(self) -> None:
+        for name in list(self.created):
+            self.drop(name)
+        self.admin.dispose()
+
+    @contextlib.contextmanager
+    def _connect(self, name: str) -> Iterator[sa.Connection]:
+        """One connection to the database itself, closed afterwards (no pool kept)."""
+        engine = sa.create_engine(self.url(name), poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                yield conn
+        finally:
+            engine.dispose()
+
+    @staticmethod
+    def _empty(conn: sa.Connection) -> None:
+        """End the test's sessions (as DROP ... WITH (FORCE) would); drop what it made."""
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        conn.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
+        schemas = conn.execute(
+            sa.text(
+                "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                "AND nspname NOT IN ('public', 'information_schema')"
+            )
+        ).scalars()
+        for schema in list(schemas):
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        kinds = {"r": "TABLE", "p": "TABLE", "f": "FOREIGN TABLE", "v": "VIEW"}
+        kinds |= {"m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
+        relations = conn.execute(
+            sa.text(
+                "SELECT c.relname, c.relkind FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')"
+            )
+        ).all()
+        for relname, relkind in relations:
+            conn.execute(sa.text(f'DROP {kinds[relkind]} IF EXISTS public."{relname}" CASCADE'))
+
+    @staticmethod
+    def _signature(conn: sa.Connection) -> tuple[Any, ...]:
+        """What is in the database: its schemas (owner, grants) and counts of objects."""
+        schemas = conn.execute(
+            sa.text(
+                "SELECT nspname, nspowner::regrole::text, nspacl::text FROM pg_namespace "
+                "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' "
+                "ORDER BY nspname"
+            )
+        ).all()
+        counts = conn.execute(
+            sa.text(
+                "SELECT "
+                "(SELECT count(*) FROM pg_class c JOIN pg_namespace n "
+                " ON n.oid = c.relnamespace WHERE n.nspname = 'public'), "
+                "(SELECT count(*) FROM pg_type t JOIN pg_namespace n "
+                " ON n.oid = t.typnamespace WHERE n.nspname = 'public'), "
+                "(SELECT count(*) FROM pg_proc p JOIN pg_namespace n "
+                " ON n.oid = p.pronamespace WHERE n.nspname = 'public'), "
+                "(SELECT count(*) FROM pg_extension), "
+                "(SELECT count(*) FROM pg_largeobject_metadata), "
+                "(SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d "
+                " ON d.oid = s.setdatabase WHERE d.datname = current_database())"
+            )
+        ).one()
+        return (tuple(map(tuple, schemas)), tuple(counts))
+
+
+@pytest.fixture(scope="session")
+def server_databases() -> Iterator[dict[str, ServerDatabases]]:
+    """This process's :class:`ServerDatabases`, by admin URL (dropped at the end)."""
+    servers: dict[str, ServerDatabases] = {}
+    yield servers
+    for server in servers.values():
+        server.close()
 
 
 @pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty store of its own, on each of SQLite, PostgreSQL and MariaDB."""
+def store_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    server_databases: dict[str, ServerDatabases],
+) -> Iterator[str]:
+    """A URL to an empty store of its own, on each of SQLite, PostgreSQL and MariaDB.
+
+    On a server, the test has a database to itself, empty when the test starts (see
+    :class:`ServerDatabases`).
+    """
     backend = request.param
     if backend == "sqlite":
         (tmp_path / "userdata").mkdir()
@@ -110,7 +244,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     admin_url = PG_ADMIN_URL if backend == "postgres" else MYSQL_ADMIN_URL
     _need_server(backend, admin_url)
-    yield from _fresh_database(admin_url)
+    if admin_url not in server_databases:
+        server_databases[admin_url] = ServerDatabases(admin_url)
+    server = server_databases[admin_url]
+    name = server.acquire()
+    try:
+        yield server.url(name)
+    finally:
+        server.release(name)
 
 
 @pytest.fixture
