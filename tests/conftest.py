@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -56,6 +58,37 @@ HOST_LIST_FIELDS = frozenset(
 )
 
 _server_checked: dict[str, str | None] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: it inherited the controller's environment
+    _share_bytecode_cache(config)
+
+
+def _share_bytecode_cache(config: pytest.Config) -> None:
+    """One bytecode cache for the suite's processes, outside the source tree.
+
+    Many tests start Python processes (the console script, live schedulers, reloads
+    killed mid-write). With ``PYTHONDONTWRITEBYTECODE=1`` and no ``.pyc`` files in the
+    environment, each of them would compile SQLAlchemy, APScheduler, Rich and the
+    package from source: about a second of CPU per process, and far more when many
+    start at once. The workers and every child process share a ``PYTHONPYCACHEPREFIX``
+    directory instead: pytest's cache directory (``.pytest_cache``), kept from one run
+    to the next, else a temporary one for the session. Nothing is written beside the
+    sources, and Python checks each cached file against its source's size and mtime.
+    A prefix set by the caller is kept.
+    """
+    if os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        prefix = str(cache.mkdir("pycache"))
+    else:  # -p no:cacheprovider
+        prefix = tempfile.mkdtemp(prefix="whalefall-sched-pycache-")
+        config.add_cleanup(lambda: shutil.rmtree(prefix, ignore_errors=True))
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def _server_problem(admin_url: str) -> str | None:
