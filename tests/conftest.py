@@ -64,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return  # an xdist worker: it inherited the controller's environment
     _share_bytecode_cache(config)
+    _skip_the_system_ca_bundle()
 
 
 def _share_bytecode_cache(config: pytest.Config) -> None:
@@ -89,6 +90,19 @@ def _share_bytecode_cache(config: pytest.Config) -> None:
         config.add_cleanup(lambda: shutil.rmtree(prefix, ignore_errors=True))
     os.environ["PYTHONPYCACHEPREFIX"] = prefix
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
+def _skip_the_system_ca_bundle() -> None:
+    """No system CA bundle to parse on every MariaDB connection.
+
+    PyMySQL (1.2 and later) prefers TLS when no SSL option is given: every connection
+    builds a default SSL context, and OpenSSL parses the whole system CA bundle for it
+    (tens of milliseconds of CPU, for each of the thousands of connections the tests
+    open), even when the server has TLS disabled. That preferred mode never verifies a
+    certificate, and the tests talk to nothing but the local test servers: so the
+    session's processes get an empty ``SSL_CERT_FILE``.
+    """
+    os.environ["SSL_CERT_FILE"] = os.devnull
 
 
 def _server_problem(admin_url: str) -> str | None:
