@@ -105,6 +105,44 @@ def _skip_the_system_ca_bundle() -> None:
     os.environ["SSL_CERT_FILE"] = os.devnull
 
 
+#: Tests that run for many seconds, mostly waiting on a child process or a live
+#: scheduler: started first (in this order) so that no worker is left with one at the
+#: end of a parallel run while the others sit idle. The kill -9 test times an
+#: undisturbed reload before it starts killing; the live test that starts a dozen
+#: processes at once comes later, so as not to be what that first reload competes with.
+LONGEST_FIRST = (
+    "tests/test_faults.py::test_kill_reload_at_random_moments",
+    "tests/live/test_update_job_races.py",
+    "tests/live/test_reload_live.py",
+    "tests/live/test_pause_resume_live.py",
+    "tests/live/test_wakeup_gap.py",
+    "tests/live/",
+    "tests/test_cli_subprocess.py",
+    "tests/test_databases.py::test_unreachable_server",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: the collection order otherwise
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: three workers per core, eight at most.
+
+    Most of the suite's time is spent waiting (on live schedulers' intervals, child
+    processes, lock and connect timeouts), not computing; each worker holds a few
+    database connections, hence the cap.
+    """
+    return min(3 * (os.cpu_count() or 1), 8)
+
+
 def _server_problem(admin_url: str) -> str | None:
     """None when the server answers, else why not (checked once per session)."""
     if admin_url not in _server_checked:
