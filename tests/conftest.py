@@ -12,21 +12,27 @@ import contextlib
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
+import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from typer.testing import CliRunner
 
+from tests.fault_log import FaultLog
 from whalefall_sched.cli import app
 from whalefall_sched.repository import JobStoreRepository
+from whalefall_sched.services import SchedulerActionsService, SchedulerJobsReadService
+from whalefall_sched.services.tasks_file import TasksFile, load_tasks_file
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEZONE = "Asia/Shanghai"
@@ -476,3 +482,78 @@ def cli() -> Invoke:
         return runner.invoke(app, argv, input=input, catch_exceptions=False)
 
     return invoke
+
+
+# -- services, tasks files, task modules, the fault log ------------------------------------
+
+
+@pytest.fixture
+def service_class() -> type[SchedulerActionsService] | type[SchedulerJobsReadService]:
+    """Which service ``service`` is: the actions; a test module about reads overrides this."""
+    return SchedulerActionsService
+
+
+@pytest.fixture
+def service_tasks() -> TasksFile:
+    """The tasks file ``service`` is built with: the bundled one unless a module overrides."""
+    return load_tasks_file(None)
+
+
+@pytest.fixture
+def service(
+    service_class: type[SchedulerActionsService] | type[SchedulerJobsReadService],
+    repo: JobStoreRepository,
+    service_tasks: TasksFile,
+) -> SchedulerActionsService | SchedulerJobsReadService:
+    """The service under test over ``repo`` (the parametrised store) and ``service_tasks``."""
+    return service_class(repo, service_tasks)
+
+
+def write_tasks_file(path: Path, content: str | Mapping[str, Any]) -> Path:
+    """Write a tasks file; return its path. ``content``: YAML text (dedented) or a document."""
+    if isinstance(content, str):
+        text = textwrap.dedent(content)
+    else:
+        text = yaml.safe_dump(dict(content), sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+TaskModule = Callable[..., tuple[str, Path]]
+
+
+@pytest.fixture
+def task_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskModule]:
+    """Write task modules: ``task_module(source)`` returns ``(module name, its directory)``.
+
+    Each module goes in a directory of its own, off ``sys.path`` unless ``on_path=True``,
+    under a name of its own (``prefix`` and a random part) unless ``name`` is given (a
+    stand-in of the same name elsewhere, say). After the test ``sys.path`` is restored
+    and the modules are forgotten.
+    """
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    names: list[str] = []
+
+    def make(
+        source: str, *, prefix: str = "wfs_tasks", name: str | None = None, on_path: bool = False
+    ) -> tuple[str, Path]:
+        name = name or f"{prefix}_{uuid.uuid4().hex[:8]}"
+        names.append(name)
+        directory = tmp_path / f"modules_{len(names)}"
+        directory.mkdir()
+        (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        if on_path:
+            sys.path.insert(0, str(directory))
+        return name, directory
+
+    yield make
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def fault_log(tmp_path: Path) -> Iterator[FaultLog]:
+    """The fault log (see ``tests/fault_log.py``); the test's lines are printed at the end."""
+    log = FaultLog.at(tmp_path)
+    yield log
+    print(log.summary())

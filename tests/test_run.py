@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import textwrap
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from flask import Flask
 
 from tests import flask_app
-from tests.conftest import Invoke, StockStore
+from tests.conftest import Invoke, StockStore, TaskModule, write_tasks_file
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
@@ -84,9 +83,7 @@ def _calls(path: Path) -> list[dict[str, Any]]:
 
 
 def _tasks(tmp_path: Path, text: str) -> TasksFile:
-    path = tmp_path / f"tasks-{uuid.uuid4().hex[:6]}.yaml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return load_tasks_file(path)
+    return load_tasks_file(write_tasks_file(tmp_path / f"tasks-{uuid.uuid4().hex[:6]}.yaml", text))
 
 
 @pytest.fixture
@@ -96,8 +93,9 @@ def jobs(stock: StockStore) -> StockStore:
 
 
 @pytest.fixture
-def service(repo: JobStoreRepository, tmp_path: Path) -> SchedulerActionsService:
-    return SchedulerActionsService(repo, _tasks(tmp_path, TABLE_4_1_TASKS))
+def service_tasks(tmp_path: Path) -> TasksFile:
+    """``service`` runs with the seed's table 4.1."""
+    return _tasks(tmp_path, TABLE_4_1_TASKS)
 
 
 @pytest.fixture(autouse=True)
@@ -191,19 +189,14 @@ def test_wait_for_an_unknown_run_is_not_found(service: SchedulerActionsService) 
 
 
 @pytest.fixture
-def outside_module(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def outside_module(task_module: TaskModule) -> tuple[str, Path]:
     """A task module in a directory of its own that is NOT on sys.path."""
-    name = f"wfs_host_tasks_{uuid.uuid4().hex[:8]}"
-    directory = tmp_path / "host_app"
-    directory.mkdir()
-    (directory / f"{name}.py").write_text(
+    return task_module(
         "from tests.jobs import record\n\n\n"
         "def task(*args, **kwargs):\n"
         "    return record('from the host module', *args, **kwargs)\n",
-        encoding="utf-8",
+        prefix="wfs_host_tasks",
     )
-    yield name, directory
-    sys.modules.pop(name, None)
 
 
 def _add_outside_job(stock: StockStore, name: str, directory: Path) -> None:
@@ -248,29 +241,20 @@ def test_app_paths_make_a_task_module_importable(
 
 
 @pytest.fixture
-def host_module(tmp_path: Path, stock: StockStore) -> Iterator[Callable[[str], tuple[str, Path]]]:
+def host_module(task_module: TaskModule, stock: StockStore) -> Callable[[str], tuple[str, Path]]:
     """Write a task module, store ``host_job`` calling its ``task``; return (name, directory).
 
     The job is stored through a stand-in module of the same name, so the real module is
     first imported by the run (or the reload) under test.
     """
-    names: list[str] = []
 
     def make(source: str) -> tuple[str, Path]:
-        name = f"wfs_host_{uuid.uuid4().hex[:8]}"
-        names.append(name)
-        directory = tmp_path / f"app_{name}"
-        directory.mkdir()
-        (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        stand_in = tmp_path / f"stand_in_{name}"
-        stand_in.mkdir()
-        (stand_in / f"{name}.py").write_text("def task(): pass\n", encoding="utf-8")
+        name, directory = task_module(source, prefix="wfs_host")
+        _, stand_in = task_module("def task(): pass\n", name=name)
         _add_outside_job(stock, name, stand_in)
         return name, directory
 
-    yield make
-    for name in names:
-        sys.modules.pop(name, None)
+    return make
 
 
 def _run_host_job(repo: JobStoreRepository, directory: Path) -> ManualRunResult:
