@@ -183,9 +183,10 @@ class ServerDatabases:
     a new one, dropped afterwards. PostgreSQL takes a fraction of a second (it copies
     the template database and syncs it to disk), while emptying one takes a few
     milliseconds: so after each test every session on its database is ended,
-    everything in it is dropped, and it is checked to look exactly as it did when it
-    was created before another test gets it. One that does not is dropped, never handed
-    out again. Whatever is left is dropped at the end of the session.
+    everything in it is dropped, it is checked to look exactly as it did when it was
+    created, and it is renamed before another test gets it. One that does not pass is
+    dropped, never handed out again. Whatever is left is dropped at the end of the
+    session.
     """
 
     def __init__(self, admin_url: str) -> None:
@@ -212,20 +213,29 @@ class ServerDatabases:
         return name
 
     def release(self, name: str) -> None:
-        """After a test: empty its database for the next test, or drop it."""
-        reusable = False
+        """After a test: empty its database and rename it for the next test, or drop it.
+
+        The new name means that a process the test left behind cannot reach the next
+        test's store with the URL it was given.
+        """
+        renamed = None
         if self.reuse:
             try:
                 with self._connect(name) as conn:
                     with conn.begin():
                         self._empty(conn)
                     reusable = self._signature(conn) == self.created[name]
+                if reusable:
+                    renamed = f"wfs_{uuid.uuid4().hex[:12]}"
+                    with self.admin.connect() as conn:  # fails if anyone connected since
+                        conn.execute(sa.text(f"ALTER DATABASE {name} RENAME TO {renamed}"))
             except sa.exc.SQLAlchemyError:
-                reusable = False
-        if reusable:
-            self.emptied.append(name)
-        else:
+                renamed = None
+        if renamed is None:
             self.drop(name)
+            return
+        self.created[renamed] = self.created.pop(name)
+        self.emptied.append(renamed)
 
     def drop(self, name: str) -> None:
         self.created.pop(name, None)
