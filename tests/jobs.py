@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,14 @@ def fail(*args: Any, **kwargs: Any) -> None:
 
 def noop() -> None:
     """Do nothing."""
+
+
+def take(seconds: float, fail: bool = False) -> str:
+    """Take ``seconds`` (sleeping), then return 'ok', or raise if ``fail``."""
+    time.sleep(seconds)
+    if fail:
+        raise RuntimeError("task failed on purpose after taking its time")
+    return "ok"
 
 
 def fail_with_url() -> None:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import pytest
 import typer
 from rich.cells import cell_len, set_cell_size
 
-from tests.conftest import HOST_LIST_FIELDS, Invoke, StockStore
+from tests.conftest import HOST_LIST_FIELDS, Invoke, StockStore, TaskModule, write_tasks_file
 from whalefall_sched import __version__
 from whalefall_sched.cli import app
 from whalefall_sched.cli.exit_codes import ExitCode
@@ -88,8 +85,7 @@ def _write_tasks(path: Path, *ids: str, func: str = "tests.jobs:noop") -> Path:
         ]
     lines.append("functions:")
     lines += [f"  {task_id}: '{func}'" for task_id in ids]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_tasks_file(path, "\n".join(lines) + "\n")
 
 
 # -- help and version ------------------------------------------------------------------
@@ -432,18 +428,13 @@ def test_tasks_from_the_environment_and_the_option_wins(
 
 
 @pytest.fixture
-def host_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+def host_module(task_module: TaskModule) -> tuple[Path, str]:
     """A task module that imports only with its directory on sys.path (unique name)."""
-    module = f"hostapp_{uuid.uuid4().hex[:8]}"
-    directory = tmp_path / "hostapp"
-    directory.mkdir()
-    (directory / f"{module}.py").write_text(
+    module, directory = task_module(
         "from pathlib import Path\n\n\ndef work():\n    Path('worked').write_text('yes')\n",
-        encoding="utf-8",
+        prefix="hostapp",
     )
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    yield directory, module
-    sys.modules.pop(module, None)
+    return directory, module
 
 
 def _store_with_host_job(cli: Invoke, sqlite_url: str, module: str) -> None:

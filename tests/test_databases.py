@@ -53,13 +53,6 @@ timezone: Asia/Shanghai
 """
 
 
-@pytest.fixture
-def fault_log(tmp_path: Path) -> Iterator[FaultLog]:
-    log = FaultLog.at(tmp_path)
-    yield log
-    print(log.summary())
-
-
 # -- --schema on PostgreSQL ------------------------------------------------------------
 
 

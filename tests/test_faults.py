@@ -17,7 +17,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import REPO, Invoke, StockStore
+from tests.conftest import REPO, Invoke, StockStore, write_tasks_file
 from tests.fault_log import FaultLog
 from whalefall_sched.errors import StoreSystemError
 from whalefall_sched.repository import JobStoreRepository, StoredJob, writes
@@ -38,13 +38,6 @@ N_OLD = 300
 M_NEW = 300
 #: Longest a child process may take; a hang fails the test instead of the run.
 CHILD_TIMEOUT = 60
-
-
-@pytest.fixture
-def fault_log(tmp_path: Path) -> Iterator[FaultLog]:
-    log = FaultLog.at(tmp_path)
-    yield log
-    print(log.summary())
 
 
 def _child_env() -> dict[str, str]:
@@ -86,9 +79,7 @@ def _tasks_file(tmp_path: Path, m: int) -> Path:
         "functions": {"record": "tests.jobs:record", "noop": "tests.jobs:noop"},
         "timezone": "Asia/Shanghai",
     }
-    path = tmp_path / "tasks.yaml"
-    path.write_text(json.dumps(document, indent=1), encoding="utf-8")  # JSON is YAML
-    return path
+    return write_tasks_file(tmp_path / "tasks.yaml", document)
 
 
 # -- kill -9 a reload at random moments ---------------------------------------------------

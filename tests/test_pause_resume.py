@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib.util
 import pickle
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import TIMEZONE, Invoke, StockStore
+from tests.conftest import TIMEZONE, Invoke, StockStore, TaskModule
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError
 from whalefall_sched.repository import CAS_ATTEMPTS, JobStoreRepository, StoredJob
 from whalefall_sched.services import SchedulerActionsService
@@ -42,11 +40,6 @@ JOBS: list[dict[str, Any]] = [
     dict(func="tests.jobs:noop", trigger="cron", id="ny_job", hour=1, timezone="America/New_York"),
     dict(func="tests.jobs:noop", trigger="cron", id="paused_job", hour=5, next_run_time=None),
 ]
-
-
-@pytest.fixture
-def service(repo: JobStoreRepository) -> SchedulerActionsService:
-    return SchedulerActionsService(repo, load_tasks_file(None))
 
 
 @pytest.fixture
@@ -283,20 +276,15 @@ def test_resume_of_a_cron_job_past_its_end_date_is_refused_where_stock_deletes_i
 
 
 @pytest.fixture
-def vanished_module(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, Path, list[str]]]:
+def vanished_module(task_module: TaskModule) -> tuple[str, Path, list[str]]:
     """A task module importable while the job is added, then removed from sys.path.
 
-    Yields (module name, its directory, the sys.path list the caller should drop it from).
+    Returns (module name, its directory, the sys.path list the caller should drop it from).
     """
-    name = f"wfs_vanishing_{uuid.uuid4().hex[:8]}"
-    directory = tmp_path / "vanishing"
-    directory.mkdir()
-    (directory / f"{name}.py").write_text("def task():\n    return 'ran'\n", encoding="utf-8")
-    monkeypatch.setattr(sys, "path", [str(directory), *sys.path])
-    yield name, directory, sys.path
-    sys.modules.pop(name, None)
+    name, directory = task_module(
+        "def task():\n    return 'ran'\n", prefix="wfs_vanishing", on_path=True
+    )
+    return name, directory, sys.path
 
 
 def _forget(name: str, directory: Path) -> None:

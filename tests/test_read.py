@@ -8,7 +8,6 @@ import json
 import os
 import pickle
 import sys
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
@@ -26,13 +25,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from tests.conftest import HOST_LIST_FIELDS, Invoke, StockStore
+from tests.conftest import HOST_LIST_FIELDS, Invoke, StockStore, TaskModule
 from whalefall_sched.errors import JobNotFoundError
-from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.repository.codec import decode_state, encode_state
 from whalefall_sched.services import SchedulerJobsReadService
 from whalefall_sched.services.dto import STATE_PAUSED, STATE_RUNNING, STATE_UNREADABLE
-from whalefall_sched.services.tasks_file import load_tasks_file
 from whalefall_sched.services.triggers import trigger_args, trigger_type
 
 START = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
@@ -80,12 +77,9 @@ class _Open:
 
 
 @pytest.fixture
-def service(store_url: str) -> Iterator[SchedulerJobsReadService]:
-    repository = JobStoreRepository(store_url)
-    try:
-        yield SchedulerJobsReadService(repository, load_tasks_file(None))
-    finally:
-        repository.close()
+def service_class() -> type[SchedulerJobsReadService]:
+    """``service`` is the read service."""
+    return SchedulerJobsReadService
 
 
 def _add_paused_by_stock(stock: StockStore, **job: Any) -> None:
@@ -426,22 +420,21 @@ class _ImportRecorder:
 
 
 @pytest.fixture
-def vanished_module(tmp_path: Path, stock: StockStore) -> Iterator[tuple[str, _ImportRecorder]]:
+def vanished_module(
+    task_module: TaskModule, stock: StockStore
+) -> Iterator[tuple[str, _ImportRecorder]]:
     """A job whose task module existed when stock added it, and exists no more."""
-    name = f"wfs_vanished_{uuid.uuid4().hex[:8]}"
-    directory = tmp_path / "app"
-    directory.mkdir()
-    module_file = directory / f"{name}.py"
-    module_file.write_text(
+    name, directory = task_module(
         "class Holder:\n"
         "    @staticmethod\n"
         "    def run(x, *, y=0):\n"
         "        return x + y\n"
         "def task():\n"
         "    return 1\n",
-        encoding="utf-8",
+        prefix="wfs_vanished",
+        on_path=True,
     )
-    sys.path.insert(0, str(directory))
+    module_file = directory / f"{name}.py"
     try:
         importlib.invalidate_caches()
         stock.add(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import pickle
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,9 @@ def _service(url: str) -> tuple[SchedulerJobsReadService, JobStoreRepository]:
 
 
 @pytest.fixture
-def service(store_url: str) -> Iterator[SchedulerJobsReadService]:
-    read, repository = _service(store_url)
-    try:
-        yield read
-    finally:
-        repository.close()
+def service_class() -> type[SchedulerJobsReadService]:
+    """``service`` is the read service."""
+    return SchedulerJobsReadService
 
 
 def _sqlite_path(url: str) -> Path | None:

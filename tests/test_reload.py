@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import pickle
-import textwrap
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import TIMEZONE, Invoke, StockStore
+from tests.conftest import TIMEZONE, Invoke, StockStore, write_tasks_file
 from whalefall_sched.errors import StoreConflictError, TasksFileError
 from whalefall_sched.repository import CAS_ATTEMPTS, JobStoreRepository, backups, writes
 from whalefall_sched.services import SchedulerActionsService
@@ -78,9 +77,7 @@ OLD_IDS = ["disabled_task", "old_job", "old_paused", "sync_accounts"]
 
 
 def _write(tmp_path: Path, text: str, name: str = "tasks.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+    return write_tasks_file(tmp_path / name, text)
 
 
 def _tasks(tmp_path: Path, text: str = TASKS) -> TasksFile:
@@ -88,8 +85,9 @@ def _tasks(tmp_path: Path, text: str = TASKS) -> TasksFile:
 
 
 @pytest.fixture
-def service(repo: JobStoreRepository, tmp_path: Path) -> SchedulerActionsService:
-    return SchedulerActionsService(repo, _tasks(tmp_path))
+def service_tasks(tmp_path: Path) -> TasksFile:
+    """``service`` reloads from TASKS."""
+    return _tasks(tmp_path)
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import textwrap
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from flask import Flask
 
 from tests import flask_app
-from tests.conftest import Invoke, StockStore
+from tests.conftest import Invoke, StockStore, TaskModule, write_tasks_file
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
@@ -84,9 +83,7 @@ def _calls(path: Path) -> list[dict[str, Any]]:
 
 
 def _tasks(tmp_path: Path, text: str) -> TasksFile:
-    path = tmp_path / f"tasks-{uuid.uuid4().hex[:6]}.yaml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return load_tasks_file(path)
+    return load_tasks_file(write_tasks_file(tmp_path / f"tasks-{uuid.uuid4().hex[:6]}.yaml", text))
 
 
 @pytest.fixture
@@ -96,8 +93,9 @@ def jobs(stock: StockStore) -> StockStore:
 
 
 @pytest.fixture
-def service(repo: JobStoreRepository, tmp_path: Path) -> SchedulerActionsService:
-    return SchedulerActionsService(repo, _tasks(tmp_path, TABLE_4_1_TASKS))
+def service_tasks(tmp_path: Path) -> TasksFile:
+    """``service`` runs with the seed's table 4.1."""
+    return _tasks(tmp_path, TABLE_4_1_TASKS)
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +132,6 @@ def test_run_returns_the_thread_name_and_runs_the_function_in_that_thread(
     assert result.thread_name == "custom_job_manual"
     assert result.func == "tests.jobs:record"
     assert isinstance(result.duration_seconds, float)
-    assert result.duration_seconds >= 0
     # a manual run leaves the store alone (next run time included)
     assert jobs.fingerprint() == fingerprint
 
@@ -155,7 +152,6 @@ def test_a_failing_task_is_caught_and_logged_in_its_thread(
     assert thread_name == "failing_job_manual"
     assert result.succeeded is False
     assert result.error == "RuntimeError: task failed on purpose"
-    assert result.duration_seconds >= 0
     assert uncaught == []  # never propagated out of the thread
     errors = [r for r in caplog.records if r.name == "whalefall_sched.actions"]
     assert len(errors) == 1
@@ -164,6 +160,32 @@ def test_a_failing_task_is_caught_and_logged_in_its_thread(
     assert errors[0].exc_info is not None
     assert isinstance(errors[0].exc_info[1], RuntimeError)
     assert errors[0].threadName == "failing_job_manual"
+
+
+#: How long the task of the duration test takes: a lower bound of the reported duration.
+TASK_SECONDS = 0.1
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["succeeded", "failed"])
+def test_the_duration_covers_the_whole_run_of_the_task(
+    stock: StockStore, service: SchedulerActionsService, fail: bool
+) -> None:
+    stock.add(
+        dict(
+            func="tests.jobs:take",
+            trigger="cron",
+            id="slow_job",
+            hour=3,
+            args=[TASK_SECONDS],
+            kwargs={"fail": fail},
+        )
+    )
+
+    result = service.wait_for_run(service.run_job_in_background("slow_job"))
+
+    assert result.succeeded is not fail
+    # time.sleep never returns early: a duration measured around the call is at least this
+    assert result.duration_seconds >= TASK_SECONDS
 
 
 def test_run_of_an_unknown_job_is_not_found(
@@ -191,19 +213,14 @@ def test_wait_for_an_unknown_run_is_not_found(service: SchedulerActionsService) 
 
 
 @pytest.fixture
-def outside_module(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def outside_module(task_module: TaskModule) -> tuple[str, Path]:
     """A task module in a directory of its own that is NOT on sys.path."""
-    name = f"wfs_host_tasks_{uuid.uuid4().hex[:8]}"
-    directory = tmp_path / "host_app"
-    directory.mkdir()
-    (directory / f"{name}.py").write_text(
+    return task_module(
         "from tests.jobs import record\n\n\n"
         "def task(*args, **kwargs):\n"
         "    return record('from the host module', *args, **kwargs)\n",
-        encoding="utf-8",
+        prefix="wfs_host_tasks",
     )
-    yield name, directory
-    sys.modules.pop(name, None)
 
 
 def _add_outside_job(stock: StockStore, name: str, directory: Path) -> None:
@@ -250,29 +267,20 @@ def test_app_paths_make_a_task_module_importable(
 
 
 @pytest.fixture
-def host_module(tmp_path: Path, stock: StockStore) -> Iterator[Callable[[str], tuple[str, Path]]]:
+def host_module(task_module: TaskModule, stock: StockStore) -> Callable[[str], tuple[str, Path]]:
     """Write a task module, store ``host_job`` calling its ``task``; return (name, directory).
 
     The job is stored through a stand-in module of the same name, so the real module is
     first imported by the run (or the reload) under test.
     """
-    names: list[str] = []
 
     def make(source: str) -> tuple[str, Path]:
-        name = f"wfs_host_{uuid.uuid4().hex[:8]}"
-        names.append(name)
-        directory = tmp_path / f"app_{name}"
-        directory.mkdir()
-        (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        stand_in = tmp_path / f"stand_in_{name}"
-        stand_in.mkdir()
-        (stand_in / f"{name}.py").write_text("def task(): pass\n", encoding="utf-8")
+        name, directory = task_module(source, prefix="wfs_host")
+        _, stand_in = task_module("def task(): pass\n", name=name)
         _add_outside_job(stock, name, stand_in)
         return name, directory
 
-    yield make
-    for name in names:
-        sys.modules.pop(name, None)
+    return make
 
 
 def _run_host_job(repo: JobStoreRepository, directory: Path) -> ManualRunResult:

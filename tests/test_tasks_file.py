@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-import sys
 import textwrap
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
-from tests.conftest import REPO, Invoke, StockStore
+from tests.conftest import REPO, Invoke, StockStore, write_tasks_file
 from whalefall_sched.errors import TasksFileError
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
@@ -213,9 +211,7 @@ def test_the_copies_are_the_host_files_verbatim(name: str, text: str) -> None:
 
 
 def _write(tmp_path: Path, text: str, name: str = "tasks.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+    return write_tasks_file(tmp_path / name, text)
 
 
 def _with_functions(tmp_path: Path, source: Path, functions: str) -> Path:
@@ -575,25 +571,6 @@ def test_a_config_file_holds_only_own_keys(
 
 
 # -- task functions that do not import -----------------------------------------------------------
-
-
-@pytest.fixture
-def task_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Write a module in a directory NOT on sys.path; return (name, directory)."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    names: list[str] = []
-
-    def make(source: str) -> tuple[str, Path]:
-        name = f"wfs_tasks_{uuid.uuid4().hex[:8]}"
-        names.append(name)
-        directory = tmp_path / f"app_{name}"
-        directory.mkdir()
-        (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        return name, directory
-
-    yield make
-    for name in names:
-        sys.modules.pop(name, None)
 
 
 def _one_task(tmp_path: Path, ref: str) -> Path:

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from tests.conftest import REPO, TIMEZONE
+from tests.conftest import REPO, TIMEZONE, write_tasks_file
 
 #: How long a live scheduler process gets to start (imports, connecting, adding jobs).
 READY_TIMEOUT = 30.0
@@ -321,8 +320,7 @@ def write_tasks(path: Path, tasks: list[dict[str, Any]]) -> Path:
         "timezone": TIMEZONE,
         "job_defaults": {"misfire_grace_time": 300, "coalesce": True, "max_instances": 1},
     }
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return path
+    return write_tasks_file(path, document)
 
 
 class NaiveWriter:

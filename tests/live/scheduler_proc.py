@@ -77,14 +77,24 @@ class ObservedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
     """A stock ``SQLAlchemyJobStore`` that logs its due reads and row rewrites.
 
     With ``due_delay`` it pauses after reading due jobs that include one of
-    ``delay_jobs``, before the scheduler submits them and rewrites their rows.
+    ``delay_jobs``, before the scheduler submits them and rewrites their rows. The pause
+    ends early when ``stop`` is set, so that a stopped process does not wait it out.
     """
 
-    def __init__(self, *, log: Log, due_delay: float, delay_jobs: set[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        log: Log,
+        due_delay: float,
+        delay_jobs: set[str],
+        stop: threading.Event,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._log = log
         self._due_delay = due_delay
         self._delay_jobs = delay_jobs
+        self._stop = stop
 
     def get_due_jobs(self, now: datetime) -> list[Any]:
         jobs: list[Any] = super().get_due_jobs(now)
@@ -95,7 +105,7 @@ class ObservedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
                 next=[_ts(job.next_run_time) for job in jobs],
             )
             if self._due_delay > 0 and any(job.id in self._delay_jobs for job in jobs):
-                time.sleep(self._due_delay)
+                self._stop.wait(self._due_delay)
         return jobs
 
     def update_job(self, job: Any) -> None:
@@ -176,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         log=log,
         due_delay=options.due_delay,
         delay_jobs=set(options.delay_job),
+        stop=stop,
         url=options.url,
         tablename=options.table,
     )

@@ -19,7 +19,8 @@ from tests.live.conftest import (
     write_tasks,
 )
 
-pytestmark = pytest.mark.slow
+#: A dozen processes at once: one such test at a time (on one xdist worker), not three.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("process-storm")]
 
 IDS = ["beat", "j1", "j2", "j3"]
 TASKS = [
