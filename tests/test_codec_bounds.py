@@ -46,9 +46,9 @@ import pytest
 import pytz
 from apscheduler.triggers.combining import AndTrigger, OrTrigger
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from pytz import tzinfo
 
+from tests.test_codec import _state
 from whalefall_sched.repository import codec
 from whalefall_sched.repository.codec import (
     MAX_LOAD_OBJECTS,
@@ -59,26 +59,6 @@ from whalefall_sched.repository.codec import (
 )
 
 P4 = pickle.PROTO + b"\x04"
-
-
-def _state(**changes: Any) -> dict[str, Any]:
-    """A minimal but complete APScheduler 3 job state."""
-    state: dict[str, Any] = {
-        "version": 1,
-        "id": "job",
-        "func": "tests.jobs:noop",
-        "trigger": IntervalTrigger(minutes=5, timezone=ZoneInfo("UTC")),
-        "executor": "default",
-        "args": (),
-        "kwargs": {},
-        "name": "noop",
-        "misfire_grace_time": 300,
-        "coalesce": True,
-        "max_instances": 1,
-        "next_run_time": None,
-    }
-    state.update(changes)
-    return state
 
 
 def _str(text: bytes) -> bytes:
