@@ -229,7 +229,7 @@ def _insert(stock: StockStore, rows_: dict[str, bytes]) -> None:
 def test_each_bad_state_is_unreadable_with_its_field_named(job_id: str) -> None:
     base = pickle.loads(pickle.dumps(_good_state()))
     row = decode_row(job_id, None, _bad_state(base, job_id))
-    assert row.state is None
+    assert row.decoded is None
     assert row.unreadable_reason is not None
     assert BAD_STATES[job_id][1] in row.unreadable_reason
 
@@ -281,7 +281,7 @@ def test_every_kind_of_trigger_stock_writes_passes(trigger: Any, protocol: int) 
     for when in (None, _SHANGHAI.localize(dt.datetime(2030, 1, 1))):
         data = pickle.dumps(_good_state(trigger=trigger, next_run_time=when), protocol)
         row = decode_row("x", None, data)
-        assert row.state is not None, row.unreadable_reason
+        assert row.decoded is not None, row.unreadable_reason
 
 
 # -- bad states beside good rows, on every database ------------------------------------

@@ -98,8 +98,8 @@ class World:
 
 
 def pause(job: StoredJob) -> StoredJob:
-    assert job.state is not None
-    return row(job.id, None, job.state["name"])
+    assert job.decoded is not None
+    return row(job.id, None, job.decoded["name"])
 
 
 def gave_up() -> StoreConflictError:
@@ -133,8 +133,8 @@ def test_rows_no_scheduler_will_touch_are_not_waited_for(
     world = World({"j": row("j", next_run_time)})
     run(world, new=lambda job: row(job.id, None, "renamed"))
     assert world.mono == 0.0, why
-    assert world.rows["j"].state is not None
-    assert world.rows["j"].state["name"] == "renamed"
+    assert world.rows["j"].decoded is not None
+    assert world.rows["j"].decoded["name"] == "renamed"
 
 
 def test_a_due_row_a_scheduler_moves_on_is_written_right_after_the_move() -> None:

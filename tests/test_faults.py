@@ -515,8 +515,8 @@ def test_server_gone_between_read_and_write_modify(
 
     def change(job: StoredJob) -> dict[str, Any]:
         killed.append(_kill_sessions(store_url))
-        assert job.state is not None
-        return {**job.state, "next_run_time": None}
+        assert job.decoded is not None
+        return {**job.decoded, "next_run_time": None}
 
     try:
         with pytest.raises(StoreSystemError) as info:

@@ -362,8 +362,8 @@ def test_missing_store_is_a_conflict_and_not_created(sqlite_url: str, tmp_path: 
 
 
 def _pause(job: StoredJob) -> dict[str, Any]:
-    assert job.state is not None
-    return {**job.state, "next_run_time": None}
+    assert job.decoded is not None
+    return {**job.decoded, "next_run_time": None}
 
 
 def test_a_row_changed_between_read_and_write_is_re_read_and_the_change_re_applied(
@@ -374,8 +374,8 @@ def test_a_row_changed_between_read_and_write_is_re_read_and_the_change_re_appli
     other = stock.scheduler()
 
     def change(job: StoredJob) -> dict[str, Any]:
-        assert job.state is not None
-        seen.append(job.state["name"])
+        assert job.decoded is not None
+        seen.append(job.decoded["name"])
         if len(seen) == 1:
             other.modify_job("cron_job", name="renamed by another writer")
         return _pause(job)

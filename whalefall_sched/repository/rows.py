@@ -37,8 +37,8 @@ class StoredJob:
     next_run_time: float | None
     job_state: bytes = field(repr=False)
     #: The decoded ``job_state`` dict; None when it cannot be decoded safely.
-    state: dict[str, Any] | None = field(default=None, repr=False)
-    #: Why ``state`` is None.
+    decoded: dict[str, Any] | None = field(default=None, repr=False)
+    #: Why ``decoded`` is None.
     unreadable_reason: str | None = None
     #: Why the columns cannot be taken as they are (a SQLite column holding a value of
     #: another type than the table declares), or None.
@@ -175,9 +175,9 @@ def same_intent(a: StoredJob | None, b: StoredJob | None) -> bool:
 
 
 def _intent(job: StoredJob) -> tuple[Any, ...]:
-    if job.state is None:
+    if job.decoded is None:
         return (job.raw_job_state,)
-    state = job.state
+    state = job.decoded
     return (
         state.get("func"),
         repr(state.get("trigger")),
@@ -277,11 +277,11 @@ def unsafe_reason(row: StoredJob) -> str | None:
     its ``next_run_time`` column agrees with its state (a column in the past beside a
     future state would make a scheduler wake up in a busy loop).
     """
-    if row.state is None:
+    if row.decoded is None:
         return f"cannot be decoded safely ({row.unreadable_reason})"
-    if row.state.get("id") != row.id:
-        return f"its state names another id ({row.state.get('id')!r})"
-    when = row.state.get("next_run_time")
+    if row.decoded.get("id") != row.id:
+        return f"its state names another id ({row.decoded.get('id')!r})"
+    when = row.decoded.get("next_run_time")
     if not isinstance(when, datetime | None):
         return f"its state's next_run_time is not a time ({type(when).__name__})"
     expected = timestamp(when)

@@ -249,7 +249,7 @@ class JobStoreRepository:
             job = read_row(c, self.table, job_id)
         if job is None:
             raise self._not_found(job_id)
-        if job.state is None:
+        if job.decoded is None:
             raise StoreConflictError(
                 f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); left unchanged"
             )

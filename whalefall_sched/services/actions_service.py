@@ -227,10 +227,10 @@ class SchedulerActionsService:
         """Clear the job's next run time, as stock ``pause_job`` does."""
 
         def change(job: StoredJob) -> dict[str, Any] | None:
-            assert job.state is not None
-            if job.state.get("next_run_time") is None:
+            assert job.decoded is not None
+            if job.decoded.get("next_run_time") is None:
                 return None
-            return {**job.state, "next_run_time": None}
+            return {**job.decoded, "next_run_time": None}
 
         outcome = self._repo.modify_job(job_id, change)
         if outcome.after is None:
@@ -248,14 +248,14 @@ class SchedulerActionsService:
         """
 
         def change(job: StoredJob) -> dict[str, Any] | None:
-            assert job.state is not None
-            if job.state.get("next_run_time") is not None:
+            assert job.decoded is not None
+            if job.decoded.get("next_run_time") is not None:
                 return None
-            return {**job.state, "next_run_time": self._next_fire_time(job, now)}
+            return {**job.decoded, "next_run_time": self._next_fire_time(job, now)}
 
         outcome = self._repo.modify_job(job_id, change)
         if outcome.after is None:
-            current = outcome.before.state or {}
+            current = outcome.before.decoded or {}
             return JobActionResult(
                 job_id,
                 "resume",
@@ -264,7 +264,7 @@ class SchedulerActionsService:
                 iso(current.get("next_run_time")),
                 "already running",
             )
-        after = outcome.after.state or {}
+        after = outcome.after.decoded or {}
         next_time = after.get("next_run_time")
         notes = list(outcome.notes)
         if next_time is not None:
@@ -325,8 +325,8 @@ class SchedulerActionsService:
 
     @staticmethod
     def _next_fire_time(job: StoredJob, now: datetime | None) -> datetime:
-        assert job.state is not None
-        trigger = job.state["trigger"]
+        assert job.decoded is not None
+        trigger = job.decoded["trigger"]
         now = now or datetime.now(getattr(trigger, "timezone", None) or UTC)
         try:
             next_time = next_fire_time(trigger, now)
@@ -337,7 +337,7 @@ class SchedulerActionsService:
                 f"job {job.id!r} has no future fire time ({trigger}); left paused "
                 "(stock APScheduler would delete it)"
             )
-        grace = job.state.get("misfire_grace_time")
+        grace = job.decoded.get("misfire_grace_time")
         late = (now - next_time).total_seconds()
         if grace is not None and late > grace:
             raise StoreConflictError(
@@ -472,11 +472,11 @@ class SchedulerActionsService:
         # first: a broken tasks file stops the run before the store is read
         manual_kwargs = self.manual_kwargs(job_id, created_by)
         job = self._repo.get_job(job_id)
-        if job.state is None:
+        if job.decoded is None:
             raise StoreConflictError(
                 f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); not run"
             )
-        func_ref = str(job.state["func"])
+        func_ref = str(job.decoded["func"])
         notes: list[str] = []
         if func_ref not in self._tasks.func_refs():
             where = f"the tasks file {self._tasks.path}"
@@ -487,9 +487,9 @@ class SchedulerActionsService:
                     "--config file), or pass --allow-any-function to run it anyway"
                 )
             notes.append(f"ran {func_ref!r}, which {where} does not list (--allow-any-function)")
-        kwargs = dict(job.state.get("kwargs") or {})
+        kwargs = dict(job.decoded.get("kwargs") or {})
         kwargs.update(manual_kwargs)
-        args = list(job.state.get("args") or ())
+        args = list(job.decoded.get("args") or ())
         return _ManualRun(job_id, f"{job_id}_manual", func_ref, args, kwargs, notes)
 
     def _start(self, run: _ManualRun, ready: Callable[[], None] | None = None) -> threading.Thread:
@@ -685,9 +685,9 @@ class SchedulerActionsService:
         times = [job.next_run_time for job in removed if job.next_run_time is not None]
         planned = min((t for t in times if _plausible(t)), default=None)
         new_times = {
-            row.id: (row.state["next_run_time"], row.state.get("misfire_grace_time"))
+            row.id: (row.decoded["next_run_time"], row.decoded.get("misfire_grace_time"))
             for row in written
-            if row.state is not None and isinstance(row.state.get("next_run_time"), datetime)
+            if row.decoded is not None and isinstance(row.decoded.get("next_run_time"), datetime)
         }
         return self._wake_up_notes(new_times, planned)
 

@@ -34,9 +34,9 @@ NO_LOCK_NOTE = (
 
 def job_state_name(job: StoredJob) -> str:
     """``STATE_RUNNING`` with a next run time, ``STATE_PAUSED`` without, or unreadable."""
-    if job.state is None:
+    if job.decoded is None:
         return STATE_UNREADABLE
-    return STATE_RUNNING if job.state.get("next_run_time") is not None else STATE_PAUSED
+    return STATE_RUNNING if job.decoded.get("next_run_time") is not None else STATE_PAUSED
 
 
 class SchedulerJobsReadService:
@@ -84,7 +84,7 @@ class SchedulerJobsReadService:
 
     def _detail(self, job: StoredJob) -> SchedulerJobDetail:
         item = self._item(job)
-        state = job.state or {}
+        state = job.decoded or {}
         return SchedulerJobDetail(
             id=job.id,
             name=item.name,
@@ -174,7 +174,7 @@ class SchedulerJobsReadService:
                 overdue.append(late)
         states = [job_state_name(job) for job in rows]
         unreadable = [
-            {"id": job.id, "reason": job.unreadable_reason} for job in rows if job.state is None
+            {"id": job.id, "reason": job.unreadable_reason} for job in rows if job.decoded is None
         ]
         if unreadable:
             reasons.append(f"{len(unreadable)} row(s) cannot be decoded")
@@ -222,7 +222,7 @@ class SchedulerJobsReadService:
             "state": job_state_name(job),
             "is_builtin": job.id in tasks.builtin_ids if tasks is not None else None,
         }
-        if job.state is None:
+        if job.decoded is None:
             return SchedulerJobListItem(
                 **common,
                 name=None,
@@ -234,7 +234,7 @@ class SchedulerJobsReadService:
                 kwargs={},
                 unreadable_reason=job.unreadable_reason,
             )
-        state = job.state
+        state = job.decoded
         trigger = state["trigger"]
         func_ref = state["func"]
         return SchedulerJobListItem(
@@ -267,7 +267,7 @@ def _next_wakeup(rows: list[StoredJob]) -> str | None:
 def _unreadable(job: StoredJob, exc: Exception) -> StoredJob:
     """``job`` as an unreadable row: what went wrong showing it is the reason."""
     reason = f"cannot be shown: {type(exc).__name__}: {exc}"
-    return dataclasses.replace(job, state=None, unreadable_reason=reason)
+    return dataclasses.replace(job, decoded=None, unreadable_reason=reason)
 
 
 def _with_overdue(job: StoredJob, now: datetime) -> tuple[StoredJob, dict[str, Any] | None]:
@@ -275,7 +275,7 @@ def _with_overdue(job: StoredJob, now: datetime) -> tuple[StoredJob, dict[str, A
 
     A state that cannot be computed on makes the row unreadable, not the status fail.
     """
-    state = job.state or {}
+    state = job.decoded or {}
     when = state.get("next_run_time")
     if when is None:
         return job, None
