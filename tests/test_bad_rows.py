@@ -1,4 +1,4 @@
-"""One bad row must not hide the others (issue 11, item 3).
+"""One bad row must not hide the others.
 
 Rows that decode but hold what stock APScheduler 3 never writes (a wrong type, a trigger
 whose internals are out of range, a broken time zone) and, on SQLite, columns holding
