@@ -23,6 +23,7 @@ from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
 from whalefall_sched.services.dto import ManualRunResult
 from whalefall_sched.services.tasks_file import TasksFile, load_tasks_file
+from whalefall_sched.services.wake_up import wake_up_notes
 
 BUILTIN_INJECTING = ("sync_accounts", "calculate_database_size_aggregations")
 
@@ -719,7 +720,7 @@ def test_wake_up_notes_are_one_note_for_every_job_due_before_the_wake_up(
         "d_after": (planned + timedelta(minutes=1), 300),
     }
 
-    notes = service._wake_up_notes(changed, planned.timestamp())
+    notes = wake_up_notes(service._repo, changed, planned.timestamp())
 
     assert len(notes) == 1
     [note] = notes
@@ -744,7 +745,7 @@ def test_wake_up_notes_without_a_planned_wake_up(
         job.id: (due, 300) for job in service._repo.list_jobs()
     }
 
-    [note] = service._wake_up_notes(changed)
+    [note] = wake_up_notes(service._repo, changed)
 
     assert "only when a job is added or it restarts" in note
     assert note.count("(due 2026-01-01T19:00:00+00:00)") == len(changed)
@@ -755,4 +756,4 @@ def test_no_wake_up_note_when_every_job_is_due_after_the_wake_up(
     service: SchedulerActionsService,
 ) -> None:
     planned = datetime(2026, 1, 2, tzinfo=ZoneInfo("UTC"))
-    assert service._wake_up_notes({"a": (planned + timedelta(seconds=1), 300)}, 0.0) == []
+    assert wake_up_notes(service._repo, {"a": (planned + timedelta(seconds=1), 300)}, 0.0) == []

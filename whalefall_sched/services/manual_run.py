@@ -1,0 +1,353 @@
+"""``run``: a job's function called by hand, in a thread named ``<id>_manual`` of a
+process of its own (docs/architecture.md, "A manual run")."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from whalefall_sched.errors import (
+    JobNotFoundError,
+    StoreConflictError,
+)
+from whalefall_sched.services.actions_base import ActionsBase
+from whalefall_sched.services.child_process import (
+    CRASHED,
+    ChildEnd,
+    Send,
+    can_fork,
+    run_in_child,
+)
+from whalefall_sched.services.dto import (
+    ManualRunResult,
+)
+from whalefall_sched.services.imports import ImportRefError, import_ref
+
+logger = logging.getLogger("whalefall_sched.actions")
+
+#: What a manual run's thread catches and logs instead of propagating (as the seed says):
+#: anything. ``SystemExit`` and ``KeyboardInterrupt`` too: the task did not return, so it
+#: failed (APScheduler's executors count any ``BaseException`` as a job error), and a
+#: thread would otherwise swallow the one silently and print the other as a traceback.
+BACKGROUND_EXECUTION_EXCEPTIONS: tuple[type[BaseException], ...] = (BaseException,)
+
+
+def _call(target: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Call a task function; an ``async def`` one is run to completion in this thread.
+
+    APScheduler's thread pool would leave its coroutine unawaited, but an operator running
+    a job by hand expects it to run.
+    """
+    result = target(*args, **kwargs)
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the task called sys.exit({exc.code!r})"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (no message)"
+
+
+def _process_end_text(returncode: int) -> str:
+    """Why a run's process ended before the task returned, from its exit status."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"the task's process was killed by {name} before the task returned"
+    return (
+        f"the task ended its process with exit status {returncode} "
+        f"(os._exit({returncode}) or the like) before it returned"
+    )
+
+
+@dataclass
+class _ManualRun:
+    job_id: str
+    thread_name: str
+    func_ref: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    #: What the operator should know about the run (an unlisted function allowed, say).
+    notes: list[str] = field(default_factory=list)
+    thread: threading.Thread | None = None
+    error: str | None = None
+    duration: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def result(self, **changes: Any) -> ManualRunResult:
+        """The run's result as it stands, with ``changes``."""
+        values: dict[str, Any] = {
+            "job_id": self.job_id,
+            "thread_name": self.thread_name,
+            "succeeded": self.done.is_set() and self.error is None,
+            "duration_seconds": round(self.duration, 3),
+            "func": self.func_ref,
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "error": self.error,
+            "notes": list(self.notes),
+        }
+        return ManualRunResult(**(values | changes))
+
+
+class ManualRuns(ActionsBase):
+    """The actions service's manual runs, each in a process of its own."""
+
+    def run_job(
+        self,
+        job_id: str,
+        created_by: int | None = None,
+        *,
+        timeout: float | None = None,
+        allow_any_function: bool = False,
+        on_start: Callable[[str, int], None] | None = None,
+    ) -> ManualRunResult:
+        """Run the job's function in a child process, in a thread named ``<job_id>_manual``.
+
+        What ``run`` does (why a child process: docs/architecture.md). The row is read,
+        checked and its kwargs worked out here; the function is imported and called in
+        the child, whose standard output is this process's standard error. Whatever the
+        task does (raise, ``os._exit``, leave threads running, hang past ``timeout``,
+        after which the child is killed), a result comes back. ``on_start`` is told the
+        thread's name and the child's pid once the function is imported. A function
+        that does not import is a :class:`StoreConflictError`, as in
+        :meth:`run_job_in_background`.
+        """
+        if not can_fork():
+            raise StoreConflictError(
+                "run needs a POSIX system: the task runs in a child process (os.fork)"
+            )
+        run = self._prepare_run(job_id, created_by, allow_any_function=allow_any_function)
+        # nothing below needs the store: the child must not share its connections
+        self._repo.close()
+
+        def body(send: Send) -> None:  # pragma: no cover - runs in the child
+            os.dup2(2, 1)  # what the task writes to stdout (C code included) goes to stderr
+            before = set(threading.enumerate())
+            try:
+                thread = self._start(
+                    run,
+                    ready=lambda: send(
+                        {"event": "started", "thread": run.thread_name, "pid": os.getpid()}
+                    ),
+                )
+            except StoreConflictError as exc:
+                send({"event": "refused", "message": str(exc)})
+                return
+            thread.join()
+            left = [t.name for t in threading.enumerate() if t.is_alive() and t not in before]
+            send(
+                {
+                    "event": "finished",
+                    "error": run.error,
+                    "duration": run.duration,
+                    "left_running": left,
+                }
+            )
+
+        def started(message: dict[str, Any]) -> None:
+            if message.get("event") == "started" and on_start is not None:
+                on_start(run.thread_name, int(message.get("pid") or 0))
+
+        end = run_in_child(body, timeout=timeout, on_message=started)
+        return self._child_result(run, end, timeout)
+
+    @staticmethod
+    def _child_result(run: _ManualRun, end: ChildEnd, timeout: float | None) -> ManualRunResult:
+        """The result of a run in a child process, from what the child said and how it ended."""
+        said = {str(m.get("event")): m for m in end.messages}
+        if "refused" in said:
+            raise StoreConflictError(str(said["refused"].get("message")))
+        common: dict[str, Any] = {"pid": end.pid, "timeout_seconds": timeout}
+        finished = said.get("finished")
+        if finished is not None:
+            error = finished.get("error")
+            left = [str(name) for name in finished.get("left_running") or []]
+            notes = list(run.notes)
+            if left:
+                notes.append(
+                    f"the task left {len(left)} thread(s) running ({', '.join(left)}); "
+                    "they were stopped with its process"
+                )
+            return run.result(
+                succeeded=error is None,
+                error=None if error is None else str(error),
+                duration_seconds=round(float(finished.get("duration") or 0.0), 3),
+                threads_left_running=left,
+                notes=notes,
+                **common,
+            )
+        if CRASHED in said:
+            error = f"the run's process failed: {said[CRASHED].get('error')}"
+        elif end.timed_out:
+            error = (
+                f"the task was still running at the --timeout of {timeout:g}s; "
+                f"its process (pid {end.pid}) was killed"
+            )
+        else:
+            error = _process_end_text(end.returncode)
+        return run.result(
+            succeeded=False,
+            timed_out=end.timed_out,
+            error=error,
+            duration_seconds=round(end.seconds, 3),
+            **common,
+        )
+
+    def run_job_in_background(
+        self, job_id: str, created_by: int | None = None, *, allow_any_function: bool = False
+    ) -> str:
+        """Start the job's function in a thread named ``<job_id>_manual``; return that name.
+
+        The host API's run, in this process. The thread catches and logs whatever the
+        job raises (it never propagates); the outcome is available from
+        :meth:`wait_for_run`. Built-in jobs listed in the tasks file's
+        ``manual_kwargs_ids`` get ``manual_run=True`` and ``created_by``. A function the
+        tasks file does not list is refused unless ``allow_any_function``.
+        """
+        run = self._prepare_run(job_id, created_by, allow_any_function=allow_any_function)
+        self._start(run)
+        return run.thread_name
+
+    def _prepare_run(
+        self, job_id: str, created_by: int | None, *, allow_any_function: bool
+    ) -> _ManualRun:
+        """Read and check the job to run; nothing of the host app is imported yet."""
+        # first: a broken tasks file stops the run before the store is read
+        manual_kwargs = self.manual_kwargs(job_id, created_by)
+        job = self._repo.get_job(job_id)
+        if job.decoded is None:
+            raise StoreConflictError(
+                f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); not run"
+            )
+        func_ref = str(job.decoded["func"])
+        notes: list[str] = []
+        if func_ref not in self._tasks.func_refs():
+            where = f"the tasks file {self._tasks.path}"
+            if not allow_any_function:
+                raise StoreConflictError(
+                    f"job {job_id!r} would run {func_ref!r}, a function {where} does not "
+                    "list; not run: map it under `functions:` (in the tasks file or a "
+                    "--config file), or pass --allow-any-function to run it anyway"
+                )
+            notes.append(f"ran {func_ref!r}, which {where} does not list (--allow-any-function)")
+        kwargs = dict(job.decoded.get("kwargs") or {})
+        kwargs.update(manual_kwargs)
+        args = list(job.decoded.get("args") or ())
+        return _ManualRun(job_id, f"{job_id}_manual", func_ref, args, kwargs, notes)
+
+    def _start(self, run: _ManualRun, ready: Callable[[], None] | None = None) -> threading.Thread:
+        """Import the job's function (and the app factory), start its thread, return it.
+
+        ``ready`` is called once both imported, just before the thread starts.
+        """
+        target = self._import(run.func_ref, f"task function of job {run.job_id!r}")
+        app_context = self._app_context_factory()
+        if ready is not None:
+            ready()
+        run.thread = threading.Thread(
+            target=self._execute, name=run.thread_name, args=(run, target, app_context)
+        )
+        self._runs[run.thread_name] = run
+        run.thread.start()
+        return run.thread
+
+    def manual_kwargs(self, job_id: str, created_by: int | None) -> dict[str, Any]:
+        """Extra kwargs of a manual run of ``job_id`` (decision table: docs/architecture.md).
+
+        Only a built-in id that is also in ``manual_kwargs_ids`` gets ``manual_run=True``
+        and ``created_by``; they override the stored kwargs of the same name.
+        """
+        if job_id in self._tasks.builtin_ids and job_id in self._tasks.manual_kwargs_ids:
+            return {"manual_run": True, "created_by": created_by}
+        return {}
+
+    def wait_for_run(self, thread_name: str, timeout: float | None = None) -> ManualRunResult:
+        """Wait for a manual run started by this service and return its outcome.
+
+        After ``timeout`` seconds the run is reported as timed out; its thread is left
+        running (a thread cannot be stopped).
+        """
+        run = self._runs.get(thread_name)
+        if run is None or run.thread is None:
+            raise JobNotFoundError(f"no manual run named {thread_name!r}")
+        run.thread.join(timeout)
+        if not run.done.is_set():
+            return run.result(
+                succeeded=False,
+                timed_out=True,
+                timeout_seconds=timeout,
+                duration_seconds=round(float(timeout or 0.0), 3),
+                error=f"the task was still running after {timeout:g}s; "
+                f"its thread {thread_name!r} was left running",
+            )
+        return run.result(timeout_seconds=timeout)
+
+    def _execute(
+        self,
+        run: _ManualRun,
+        target: Callable[..., Any],
+        app_context: Callable[[], Any] | None,
+    ) -> None:
+        start = time.monotonic()
+        try:
+            if app_context is None:
+                _call(target, run.args, run.kwargs)
+            else:
+                with app_context():
+                    _call(target, run.args, run.kwargs)
+        except BACKGROUND_EXECUTION_EXCEPTIONS as exc:
+            logger.error("manual run of job %s failed", run.job_id, exc_info=True)
+            run.error = _error_text(exc)
+        finally:
+            run.duration = time.monotonic() - start
+            run.done.set()
+
+    def _app_context_factory(self) -> Callable[[], Any] | None:
+        """How the run thread enters an app context, per the seed.
+
+        The current app context is reused if there is one; otherwise the factory is
+        called with ``init_scheduler_on_start=False`` inside the thread. Without a
+        factory the function runs directly.
+        """
+        if "flask" in sys.modules:
+            import flask
+
+            if flask.has_app_context():
+                app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+                return app.app_context  # type: ignore[no-any-return]
+        factory_ref = self._app_factory or self._tasks.app_factory
+        if not factory_ref:
+            return None
+        factory = self._import(factory_ref, "app factory")
+        if not callable(factory):
+            raise StoreConflictError(f"app factory {factory_ref!r} is not callable")
+
+        @contextmanager
+        def enter() -> Iterator[None]:
+            app = factory(init_scheduler_on_start=False)
+            with app.app_context():
+                yield
+
+        return enter
+
+    def _import(self, ref: str, what: str) -> Any:
+        """``ref`` imported, or :class:`StoreConflictError` naming the real cause."""
+        try:
+            return import_ref(ref, self._app_paths)
+        except ImportRefError as exc:
+            raise StoreConflictError(f"{what}: {exc}") from exc

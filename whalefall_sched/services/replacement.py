@@ -1,0 +1,178 @@
+"""``reload`` and ``restore``: one replacement of every job, with two sources of rows
+(plan, preview, apply; docs/architecture.md)."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from whalefall_sched.errors import (
+    InvalidInputError,
+    TasksFileError,
+)
+from whalefall_sched.repository import StoredJob, encode_row, unsafe_reason
+from whalefall_sched.services.actions_base import ActionsBase
+from whalefall_sched.services.dto import (
+    SchedulerJobsReloadResult,
+)
+from whalefall_sched.services.wake_up import after_commit, plausible, wake_up_notes
+
+#: The largest backup file ``restore`` reads.
+MAX_BACKUP_BYTES = 256 * 1024 * 1024
+
+
+def _check_backup_file(source: Path) -> None:
+    """Refuse, before it is read, a backup that is not a regular file (``/dev/zero``, a
+    pipe) or is larger than :data:`MAX_BACKUP_BYTES`: reading it would never end."""
+    try:
+        info = source.stat()
+    except OSError:
+        return  # reading it says why it cannot be read
+    if stat.S_ISDIR(info.st_mode):
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidInputError(f"backup {source} is not a regular file")
+    if info.st_size > MAX_BACKUP_BYTES:
+        raise InvalidInputError(
+            f"backup {source} is over the size limit: larger than {MAX_BACKUP_BYTES:,} bytes"
+        )
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A planned replacement of every job: the rows to write and where they come from."""
+
+    rows: list[StoredJob]
+    #: What the rows come from, for a prompt: the tasks file or the backup file.
+    origin: str
+    #: The backup file of a restore; None for a reload.
+    restored_from: str | None = None
+    #: What the operator should know about the plan (rows left out, say).
+    notes: list[str] = field(default_factory=list)
+
+
+class Replacements(ActionsBase):
+    """The actions service's reload and restore."""
+
+    def plan_reload(
+        self, *, verify_imports: bool = True, now: datetime | None = None
+    ) -> Replacement:
+        """The rows a reload would write: the enabled default tasks, validated once.
+
+        The tasks file is validated completely first (:class:`TasksFileError` lists
+        every problem); nothing is read from or written to the store.
+        """
+        problems = self._tasks.problems(verify_imports=verify_imports, app_paths=self._app_paths)
+        if problems:
+            raise TasksFileError(f"tasks file {self._tasks.path} is invalid", problems)
+        from apscheduler.util import astimezone
+
+        now = now or datetime.now(astimezone(self._tasks.timezone))
+        states = [self._tasks.job_state(t, now) for t in self._tasks.tasks if t.enabled]
+        return Replacement([encode_row(state) for state in states], origin=str(self._tasks.path))
+
+    def plan_restore(
+        self, source: Path, *, allow_empty: bool = False, skip_invalid: bool = False
+    ) -> Replacement:
+        """The rows a restore would write: a reload backup's, read once, byte for byte.
+
+        A backup is input from outside: every row must pass the restricted decoder and
+        agree with itself (:func:`~whalefall_sched.repository.unsafe_reason`), or the
+        restore is refused (:class:`InvalidInputError` naming each row) — unless
+        ``skip_invalid``, which leaves those rows out with a note. An empty backup would
+        delete every job: refused unless ``allow_empty``.
+        """
+        _check_backup_file(source)
+        rows = self._repo.read_backup(source)
+        problems = [(row.id, reason) for row in rows if (reason := unsafe_reason(row))]
+        notes: list[str] = []
+        if problems and not skip_invalid:
+            listed = "; ".join(f"{job_id!r}: {reason}" for job_id, reason in problems[:5])
+            more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+            raise InvalidInputError(
+                f"backup {source} holds {len(problems)} row(s) that must not be written: "
+                f"{listed}{more}; nothing changed (--skip-invalid restores the others)"
+            )
+        if problems:
+            bad = {job_id for job_id, _ in problems}
+            rows = [row for row in rows if row.id not in bad]
+            notes.append(f"left out {len(bad)} invalid row(s): {', '.join(sorted(bad))}")
+        if not rows and not allow_empty:
+            raise InvalidInputError(
+                f"backup {source} holds no row to restore: restoring it would delete every "
+                "job; nothing changed (--allow-empty to do so)"
+            )
+        return Replacement(rows, origin=str(source), restored_from=str(source), notes=notes)
+
+    def preview(self, plan: Replacement) -> SchedulerJobsReloadResult:
+        """What ``plan`` would delete and write (a dry run); changes nothing."""
+        old = self._repo.list_jobs(missing_ok=True)
+        return SchedulerJobsReloadResult(
+            deleted=[job.id for job in old],
+            written=[row.id for row in plan.rows],
+            dry_run=True,
+            notes=list(plan.notes),
+            restored_from=plan.restored_from,
+        )
+
+    def apply(self, plan: Replacement, *, backup_dir: Path | None) -> SchedulerJobsReloadResult:
+        """Replace every job by ``plan``'s rows in one transaction: all or nothing.
+
+        Ids present before and after are rewritten in place; the old rows are saved to
+        ``backup_dir`` first, so the replacement can itself be restored.
+        """
+        outcome = self._repo.replace_all(plan.rows, backup_dir=backup_dir)
+        # Committed: from here on nothing may turn the report into a failure.
+        notes = [*plan.notes, *outcome.notes]
+        if outcome.removed:  # with no old jobs, no scheduler can be waiting on this store
+            notes += after_commit(
+                lambda: self._replacement_wake_up_notes(outcome.removed, outcome.written)
+            )
+        return SchedulerJobsReloadResult(
+            deleted=[job.id for job in outcome.removed],
+            written=[job.id for job in outcome.written],
+            backup_path=str(outcome.backup_path) if outcome.backup_path else None,
+            notes=notes,
+            restored_from=plan.restored_from,
+        )
+
+    def _replacement_wake_up_notes(
+        self, removed: Sequence[StoredJob], written: Sequence[StoredJob]
+    ) -> list[str]:
+        """When a scheduler that knew the removed rows wakes, and which new jobs are due first."""
+        times = [job.next_run_time for job in removed if job.next_run_time is not None]
+        planned = min((t for t in times if plausible(t)), default=None)
+        new_times = {
+            row.id: (row.decoded["next_run_time"], row.decoded.get("misfire_grace_time"))
+            for row in written
+            if row.decoded is not None and isinstance(row.decoded.get("next_run_time"), datetime)
+        }
+        return wake_up_notes(self._repo, new_times, planned)
+
+    def reload_jobs(
+        self,
+        *,
+        dry_run: bool = False,
+        backup_dir: Path | None = None,
+        verify_imports: bool = True,
+        now: datetime | None = None,
+    ) -> SchedulerJobsReloadResult:
+        """Replace every job by the enabled default tasks (or show what would change)."""
+        plan = self.plan_reload(verify_imports=verify_imports, now=now)
+        return self.preview(plan) if dry_run else self.apply(plan, backup_dir=backup_dir)
+
+    def restore_jobs(
+        self,
+        source: Path,
+        *,
+        dry_run: bool = False,
+        backup_dir: Path | None = None,
+        allow_empty: bool = False,
+        skip_invalid: bool = False,
+    ) -> SchedulerJobsReloadResult:
+        """Replace every job by the rows of a reload backup (or show what would change)."""
+        plan = self.plan_restore(source, allow_empty=allow_empty, skip_invalid=skip_invalid)
+        return self.preview(plan) if dry_run else self.apply(plan, backup_dir=backup_dir)
