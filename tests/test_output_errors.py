@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, StockStore
-from whalefall_sched.cli.app import BROKEN_PIPE, INTERRUPTED
+from whalefall_sched.cli.group import BROKEN_PIPE, INTERRUPTED
 from whalefall_sched.errors import ExitCode
 
 TIMEOUT = 60

@@ -210,7 +210,7 @@ def test_the_note_of_a_run_names_the_thread_escaped(cli: Invoke, sqlite_stock: S
 def test_log_records_are_escaped(debug: bool) -> None:
     import logging
 
-    from whalefall_sched.cli.app import _Formatter
+    from whalefall_sched.cli.logs import _Formatter
 
     try:
         raise RuntimeError("boom\x1b]0;pwned\x07")

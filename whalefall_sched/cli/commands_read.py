@@ -1,0 +1,90 @@
+"""The reading commands: ``list``, ``get``, ``status`` (read-only)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from whalefall_sched.cli.render_types import OutputFormat
+from whalefall_sched.cli.terminal import (
+    err_line,
+)
+
+if TYPE_CHECKING:
+    pass
+from whalefall_sched.cli.app import (
+    OutputOption,
+    StateFilter,
+    _complete_job_id,
+    _guard,
+    _notes,
+    _render,
+    app,
+)
+
+# -- reading------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    *,
+    state: Annotated[
+        StateFilter | None, typer.Option("--state", help="Only jobs in this state.")
+    ] = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """List every job, sorted by id (read-only)."""
+    from whalefall_sched.cli.render import JobList
+    from whalefall_sched.services.dto import (
+        STATE_PAUSED,
+        STATE_RUNNING,
+        STATE_UNREADABLE,
+    )
+
+    wanted = (
+        {
+            StateFilter.running: STATE_RUNNING,
+            StateFilter.paused: STATE_PAUSED,
+            StateFilter.unreadable: STATE_UNREADABLE,
+        }.get(state)
+        if state
+        else None
+    )
+    with _guard(ctx, output) as settings:
+        items = settings.read_service().list_jobs(state=wanted)
+        _render(JobList(items), output)
+
+
+@app.command("get")
+def get_command(
+    ctx: typer.Context,
+    job_id: Annotated[
+        str,
+        typer.Argument(help="Job id.", show_default=False, autocompletion=_complete_job_id),
+    ],
+    *,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Show one job (read-only)."""
+    with _guard(ctx, output) as settings:
+        _render(settings.read_service().get_job(job_id), output)
+
+
+@app.command("status")
+def status_command(ctx: typer.Context, *, output: OutputOption = OutputFormat.table) -> None:
+    """Is the store reachable and initialised, is a scheduler processing it (read-only).
+
+    Exit 0 healthy, 4 degraded (each reason listed), 5 unreachable.
+    """
+    with _guard(ctx, output) as settings:
+        status = settings.read_service().status()
+        _render(status, output)
+        _notes(status.notes)
+        if status.error is not None:
+            # the one-line error of every failure; with -o json the status stays the
+            # only document on stdout
+            err_line(f"Error: {status.error['message']}")
+        if status.exit_code:
+            raise typer.Exit(status.exit_code)

@@ -1,0 +1,282 @@
+"""The writing commands: ``pause``, ``resume``, ``run``, ``reload``, ``restore``."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import click
+import typer
+
+from whalefall_sched.cli.render_types import OutputFormat
+from whalefall_sched.cli.settings import (
+    Settings,
+)
+from whalefall_sched.cli.terminal import (
+    err_line,
+    printable,
+)
+
+if TYPE_CHECKING:
+    from whalefall_sched.services.actions_service import Replacement, SchedulerActionsService
+    from whalefall_sched.services.dto import SchedulerJobsReloadResult
+from whalefall_sched.cli.app import (
+    MAX_SECONDS,
+    BackupDirOption,
+    DryRunOption,
+    JobIdsArgument,
+    NoBackupOption,
+    OutputOption,
+    YesOption,
+    _complete_job_id,
+    _finite_or_none,
+    _guard,
+    _notes,
+    _render,
+    app,
+)
+
+# -- acting ------------------------------------------------------------------------------
+
+
+def _act(ctx: click.Context, action: str, job_ids: list[str], output: OutputFormat) -> None:
+    """Pause or resume every id; render the one result and exit with its code."""
+    from whalefall_sched.masking import redact
+
+    with _guard(ctx, output) as settings:
+        service = settings.actions_service()
+        act = service.pause_jobs if action == "pause" else service.resume_jobs
+        result = act(job_ids)
+        _render(result, output)
+        _notes(result.notes)
+        for _, error in result.errors:
+            err_line(f"Error: {redact(str(error), settings.url)}")
+        if result.exit_code:
+            raise typer.Exit(result.exit_code)
+
+
+@app.command("pause")
+def pause_command(
+    ctx: typer.Context,
+    job_ids: JobIdsArgument,
+    *,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Pause jobs: clear their next run time, as APScheduler's pause_job does."""
+    _act(ctx, "pause", job_ids, output)
+
+
+@app.command("resume")
+def resume_command(
+    ctx: typer.Context,
+    job_ids: JobIdsArgument,
+    *,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Resume jobs: next run time from each job's own trigger, as resume_job does."""
+    _act(ctx, "resume", job_ids, output)
+
+
+@app.command("run")
+def run_command(
+    ctx: typer.Context,
+    job_id: Annotated[
+        str,
+        typer.Argument(help="Job id.", show_default=False, autocompletion=_complete_job_id),
+    ],
+    *,
+    created_by: Annotated[
+        int | None,
+        typer.Option(help="User id recorded as created_by by the built-in jobs that take it."),
+    ] = None,
+    app_factory: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WHALEFALL_SCHED_APP_FACTORY",
+            help="module:callable building the host app; the job runs in its app context "
+            "(default: the tasks file's app_factory).",
+            show_default=False,
+        ),
+    ] = None,
+    run_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            max=MAX_SECONDS,
+            callback=_finite_or_none,
+            help="Seconds the job may run; then its process is killed and the run "
+            "reported as timed out (exit 6). Default: no limit.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_any_function: Annotated[
+        bool,
+        typer.Option(
+            "--allow-any-function",
+            help="Run the job even if its function is not one the tasks file lists.",
+        ),
+    ] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Run a job's function now, in a thread named <id>_manual of a child process, and wait.
+
+    Exit 0 when it returned, 1 when it did not (it raised or ended its process),
+    6 when it timed out.
+    """
+    from whalefall_sched.cli.render import note
+    from whalefall_sched.masking import redact
+
+    def started(thread_name: str, pid: int) -> None:
+        note(f"started {thread_name} (pid {pid})")
+
+    with _guard(ctx, output) as settings:
+        service = settings.actions_service(app_factory=app_factory)
+        # What the task prints goes to stderr: stdout carries only the result.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = service.run_job(
+                job_id,
+                created_by,
+                timeout=run_timeout,
+                allow_any_function=allow_any_function,
+                on_start=started,
+            )
+        if result.error:
+            result = dataclasses.replace(result, error=redact(result.error, settings.url))
+        _render(result, output)
+        _notes(result.notes)
+        if result.exit_code:
+            raise typer.Exit(result.exit_code)
+
+
+@app.command("reload")
+def reload_command(
+    ctx: typer.Context,
+    *,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    backup_dir: BackupDirOption = None,
+    no_backup: NoBackupOption = False,
+    verify_imports: Annotated[
+        bool,
+        typer.Option(
+            "--verify-imports/--no-verify-imports",
+            help="Check that every task function imports before writing.",
+        ),
+    ] = True,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Remove every job, then register the enabled default tasks: all or nothing."""
+    with _guard(ctx, output) as settings:
+        service = settings.actions_service()
+        plan = service.plan_reload(verify_imports=verify_imports)
+        _replace(
+            settings,
+            service,
+            plan,
+            yes=yes,
+            dry_run=dry_run,
+            backup_dir=backup_dir,
+            no_backup=no_backup,
+            output=output,
+        )
+
+
+def _backup_dir(settings: Settings, chosen: Path | None, no_backup: bool) -> Path | None:
+    if no_backup:
+        return None
+    return chosen or settings.repository().default_backup_dir()
+
+
+@app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    backup: Annotated[
+        Path,
+        typer.Argument(
+            help="A backup file written by reload (under userdata/backups/).", show_default=False
+        ),
+    ],
+    *,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    backup_dir: BackupDirOption = None,
+    no_backup: NoBackupOption = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Restore a backup with no rows (deletes every job)."),
+    ] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help="Leave out rows that do not decode safely or disagree with themselves, "
+            "and restore the others.",
+        ),
+    ] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Put back the rows a reload removed, byte for byte: all or nothing.
+
+    Every row is checked first as the careful reader checks the store (it must decode
+    safely and agree with itself); a backup with a row that does not is refused.
+    """
+    with _guard(ctx, output) as settings:
+        service = settings.actions_service()
+        plan = service.plan_restore(backup, allow_empty=allow_empty, skip_invalid=skip_invalid)
+        _replace(
+            settings,
+            service,
+            plan,
+            yes=yes,
+            dry_run=dry_run,
+            backup_dir=backup_dir,
+            no_backup=no_backup,
+            output=output,
+        )
+
+
+def _replace(
+    settings: Settings,
+    service: SchedulerActionsService,
+    plan: Replacement,
+    *,
+    yes: bool,
+    dry_run: bool,
+    backup_dir: Path | None,
+    no_backup: bool,
+    output: OutputFormat,
+) -> None:
+    """The body of reload and restore: preview, confirm, replace, report."""
+    preview = service.preview(plan)
+    if dry_run:
+        _render(preview, output)
+        return
+    if not yes:
+        _confirm(settings, preview, plan.origin)
+    result = service.apply(plan, backup_dir=_backup_dir(settings, backup_dir, no_backup))
+    _render(result, output)
+    _notes(result.notes)
+
+
+def _confirm(settings: Settings, preview: SchedulerJobsReloadResult, origin: str) -> None:
+    """Ask before replacing every job; refuse (exit 4) where there is no terminal to ask on."""
+    from whalefall_sched.errors import StoreConflictError
+
+    action = "reload" if preview.restored_from is None else "restore"
+    if sys.stdin is None or sys.stdin.closed or not sys.stdin.isatty():
+        raise StoreConflictError(
+            f"{action} deletes every job and needs confirmation; no terminal to ask on, "
+            "so nothing was changed (pass --yes)"
+        )
+    where = settings.repository().where
+    verb = "register" if preview.restored_from is None else "restore"
+    question = (
+        f"Delete {preview.deleted_count} job(s) in {where} and {verb} "
+        f"{preview.written_count} from {origin}?"
+    )
+    if not typer.confirm(printable(question), err=True):
+        raise StoreConflictError(f"{action} not confirmed; nothing was changed")
