@@ -65,11 +65,30 @@ def get_command(
         typer.Argument(help="Job id.", show_default=False, autocompletion=_complete_job_id),
     ],
     *,
+    next_count: Annotated[
+        int | None,
+        typer.Option(
+            "--next",
+            min=1,
+            max=1000,
+            metavar="N",
+            help="Also list the job's next N fire times (1 to 1000), computed from its "
+            "trigger; a paused job's are the times it would fire if resumed.",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Show one job (read-only)."""
     with _guard(ctx, output) as settings:
-        _render(settings.read_service().get_job(job_id), output)
+        if next_count is None:
+            _render(settings.read_service().get_job(job_id), output)
+            return
+        from whalefall_sched.cli.timeline_view import render_next_fire_times
+
+        render_next_fire_times(
+            settings.read_service().get_job_fire_times(job_id, next_count), output
+        )
 
 
 @app.command("status")

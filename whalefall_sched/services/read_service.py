@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from whalefall_sched.errors import StoreSystemError, WhaleFallSchedError
+from whalefall_sched.errors import InvalidInputError, StoreSystemError, WhaleFallSchedError
 from whalefall_sched.repository import JobStoreRepository, StoredJob
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
@@ -21,6 +21,7 @@ from whalefall_sched.services.dto import (
 )
 from whalefall_sched.services.job_ids import check_job_id
 from whalefall_sched.services.tasks_file import TasksFile
+from whalefall_sched.services.timeline_dto import JobNextFireTimes
 from whalefall_sched.services.triggers import trigger_args, trigger_type
 
 #: A job with no misfire grace counts as overdue once this many seconds late.
@@ -81,6 +82,30 @@ class SchedulerJobsReadService:
         except Exception as exc:  # noqa: BLE001 - shown as unreadable, not a failed command
             return self._detail(_unreadable(job, exc))
         return detail
+
+    def get_job_fire_times(
+        self, job_id: str, count: int, now: datetime | None = None
+    ) -> JobNextFireTimes:
+        """One job's details and its next ``count`` fire times from ``now`` (one read).
+
+        A paused job's are the times it would fire if resumed; an unreadable job has
+        none, and says why (as ``get`` shows such a job, not an error).
+        """
+        from whalefall_sched.services.timeline import MAX_NEXT, job_fire_times
+
+        if not 1 <= count <= MAX_NEXT:
+            raise InvalidInputError(f"the number of fire times must be 1 to {MAX_NEXT}")
+        now = now or datetime.now(UTC)
+        check_job_id(job_id, self._repo.where)
+        with _as_system_error("获取任务详情失败 (reading the job failed)"):
+            job = self._repo.get_job(job_id)
+        try:
+            detail = self._detail(job)
+            detail.to_dict()
+        except Exception as exc:  # noqa: BLE001 - shown as unreadable, not a failed command
+            job = _unreadable(job, exc)
+            detail = self._detail(job)
+        return JobNextFireTimes(detail, count, job_fire_times(job, now, count=count), now)
 
     def _detail(self, job: StoredJob) -> SchedulerJobDetail:
         item = self._item(job)

@@ -1,0 +1,126 @@
+"""The ``timeline`` command: every job's fire times ahead, drawn (read-only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
+from typing import Annotated
+
+import click
+import typer
+
+from whalefall_sched.cli.app import OutputOption, _guard, app
+from whalefall_sched.cli.render_types import OutputFormat
+
+#: The longest window: 31 days (``--days 31``, ``--hours 744``).
+MAX_DAYS = 31
+
+
+class ColorChoice(StrEnum):
+    """``--color``."""
+
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def resolve_zone(name: str | None) -> tuple[tzinfo, str]:
+    """``--tz``: the zone and its name; ``local`` (the default) is the machine's zone."""
+    if name is None or name == "local":
+        import tzlocal
+
+        local = tzlocal.get_localzone()
+        return local, str(getattr(local, "key", None) or local)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name), name
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(
+            f"unknown time zone {name!r}: give an IANA name (Asia/Shanghai, UTC) or 'local'"
+        ) from exc
+
+
+def _zone_option(value: str | None) -> str | None:
+    if value is not None:
+        resolve_zone(value)
+    return value
+
+
+@app.command("timeline")
+def timeline_command(
+    ctx: typer.Context,
+    *,
+    hours: Annotated[
+        int | None,
+        typer.Option(
+            "--hours",
+            min=1,
+            max=MAX_DAYS * 24,
+            metavar="H",
+            help=f"Draw the next H hours (1 to {MAX_DAYS * 24}) [default: 24].",
+            show_default=False,
+        ),
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            min=1,
+            max=MAX_DAYS,
+            metavar="D",
+            help=f"Draw the next D days (1 to {MAX_DAYS}); not with --hours.",
+            show_default=False,
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            metavar="ZONE",
+            callback=_zone_option,
+            help="Time zone of the axis and the times shown: an IANA name, UTC, or "
+            "'local' [default: local].",
+            show_default=False,
+        ),
+    ] = None,
+    width: Annotated[
+        int | None,
+        typer.Option(
+            "--width",
+            min=40,
+            max=1000,
+            metavar="COLS",
+            help="Draw COLS columns wide [default: the terminal's width, 100 when "
+            "stdout is not a terminal].",
+            show_default=False,
+        ),
+    ] = None,
+    color: Annotated[
+        ColorChoice,
+        typer.Option("--color", help="Colour: auto (a terminal without NO_COLOR), always, never."),
+    ] = ColorChoice.auto,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Draw every job's fire times ahead: one lane per job (read-only).
+
+    Jobs that fire in the same minute are highlighted and listed; paused jobs are
+    greyed (the times they would fire if resumed); unreadable jobs are listed as
+    skipped. -o json gives every fire time and every same-minute collision.
+    """
+    if hours is not None and days is not None:
+        raise click.UsageError("--hours and --days cannot be used together", ctx)
+    zone, zone_name = resolve_zone(tz)
+    span = timedelta(hours=hours) if hours is not None else timedelta(days=days or 1)
+    with _guard(ctx, output) as settings:
+        from whalefall_sched.cli.timeline_view import render_timeline
+        from whalefall_sched.services.timeline import build_timeline
+
+        timeline = build_timeline(
+            settings.repository(),
+            now=datetime.now(UTC),
+            span=span,
+            zone=zone,
+            zone_name=zone_name,
+        )
+        render_timeline(timeline, output, width=width, color=color.value)
