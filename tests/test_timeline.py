@@ -349,7 +349,7 @@ def test_long_and_wide_ids_are_cut_not_folded(sqlite_stock: StockStore) -> None:
 
 def test_a_multi_day_axis_labels_dates(store: StockStore) -> None:
     lines = timeline_lines(_timeline(store, hours=24 * 7), 100)
-    axis = lines[1]
+    axis = lines[next(i for i, line in enumerate(lines) if line.startswith("JOB")) - 1]
     assert re.search(r"01-0[2-7]", axis)
     assert all(cells(line) <= 100 for line in lines)
 
@@ -529,3 +529,30 @@ def test_in_a_real_terminal(store: StockStore, columns: int, no_color: bool) -> 
     lanes = [line for line in lines if line.startswith(("sync_accounts", "paused_two"))]
     assert len(lanes) == 2 and all(cells(line) == columns for line in lanes)
     assert any(line.endswith(" cleanup_logs, half_past, sync_accounts") for line in lines)
+
+
+@pytest.mark.parametrize("zone_name", ["America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
+def test_axis_across_daylight_saving_and_odd_offsets(
+    sqlite_stock: StockStore, zone_name: str
+) -> None:
+    zone = ZoneInfo(zone_name)
+    sqlite_stock.add(_job("hourly", CronTrigger(minute=0, timezone=zone)))
+    repository = JobStoreRepository(sqlite_stock.url)
+    try:
+        timeline = build_timeline(
+            repository,
+            now=dt.datetime(2031, 3, 8, 12, 0, tzinfo=zone),  # New York's clocks go on 03-09
+            span=dt.timedelta(days=2),
+            zone=zone,
+            zone_name=zone_name,
+        )
+    finally:
+        repository.close()
+    hourly = timeline.jobs[0].fire_times
+    assert all(t.astimezone(zone).minute == 0 for t in hourly)
+    assert hourly == sorted(set(hourly))
+    for width in (60, 80, 120):
+        lines = timeline_lines(timeline, width)
+        assert all(cells(line) <= width for line in lines)
+        axis = lines[next(i for i, line in enumerate(lines) if line.startswith("JOB")) - 1]
+        assert re.search(r"\d\d:00|\d\d-\d\d", axis)
