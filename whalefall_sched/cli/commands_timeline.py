@@ -58,7 +58,7 @@ def timeline_command(
             min=1,
             max=MAX_DAYS * 24,
             metavar="H",
-            help=f"Draw the next H hours (1 to {MAX_DAYS * 24}) [default: 24].",
+            help=f"Draw the next H hours, 1 to {MAX_DAYS * 24} (default: 24).",
             show_default=False,
         ),
     ] = None,
@@ -69,7 +69,7 @@ def timeline_command(
             min=1,
             max=MAX_DAYS,
             metavar="D",
-            help=f"Draw the next D days (1 to {MAX_DAYS}); not with --hours.",
+            help=f"Draw the next D days, 1 to {MAX_DAYS}; not with --hours.",
             show_default=False,
         ),
     ] = None,
@@ -79,8 +79,8 @@ def timeline_command(
             "--tz",
             metavar="ZONE",
             callback=_zone_option,
-            help="Time zone of the axis and the times shown: an IANA name, UTC, or "
-            "'local' [default: local].",
+            help="Time zone of the axis and the times shown: an IANA name "
+            "(Asia/Shanghai), UTC, or local (the default).",
             show_default=False,
         ),
     ] = None,
@@ -91,8 +91,8 @@ def timeline_command(
             min=40,
             max=1000,
             metavar="COLS",
-            help="Draw COLS columns wide [default: the terminal's width, 100 when "
-            "stdout is not a terminal].",
+            help="Draw COLS columns wide (default: the terminal's width; 100 when "
+            "stdout is not a terminal).",
             show_default=False,
         ),
     ] = None,
@@ -107,6 +107,10 @@ def timeline_command(
     Jobs that fire in the same minute are highlighted and listed; paused jobs are
     greyed (the times they would fire if resumed); unreadable jobs are listed as
     skipped. -o json gives every fire time and every same-minute collision.
+
+    Example: whalefall-sched timeline --days 7 --tz UTC
+
+    Example: whalefall-sched timeline -o json | jq '.collisions'
     """
     if hours is not None and days is not None:
         raise click.UsageError("--hours and --days cannot be used together", ctx)
