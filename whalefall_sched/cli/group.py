@@ -109,6 +109,23 @@ class _Command(TyperCommand):
         super().format_options(ctx, formatter)
         help_text.write_global_options(formatter, ctx, self)
 
+    def shell_complete(
+        self, ctx: click.Context, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        """The command's option names, then the global ones it does not shadow."""
+        from click.shell_completion import CompletionItem
+
+        results = super().shell_complete(ctx, incomplete)
+        if ctx.parent is None or not incomplete.startswith("-"):
+            return results
+        offered = {item.value for item in results}
+        own = {name for p in self.get_params(ctx) for name in help_text.option_names(p)}
+        for param in help_text.global_options(ctx.parent.command):
+            for name in help_text.option_names(param):
+                if name.startswith(incomplete) and name not in own and name not in offered:
+                    results.append(CompletionItem(name, help=param.help))
+        return results
+
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command's examples (:data:`help_text.EXAMPLES`)."""
         super().format_epilog(ctx, formatter)
