@@ -154,24 +154,21 @@ def write_global_options(
         return
     own = {name for p in command.get_params(ctx) for name in option_names(p)}
     rows: list[tuple[str, str]] = []
-    shadowed: list[str] = []
     for param in global_options(parent.command):
-        names = option_names(param)
-        if own.intersection(names):
-            shadowed.extend(sorted(own.intersection(names)))
-            continue
         record = param.get_help_record(parent)
-        if record is not None:
-            rows.append(record)
+        if record is None:
+            continue
+        shadowed = sorted(own.intersection(option_names(param)))
+        if shadowed:
+            # run --timeout: after the command, the name is the command's own option
+            first, text = record
+            mine = ", ".join(shadowed)
+            record = (first, f"Before the command only ({mine} after it is its own). {text}")
+        rows.append(record)
     if not rows:
         return
     with formatter.section("Global options"):
         formatter.write_text(f"Inherited from {parent.command_path}: {WHERE_GLOBAL_OPTIONS_GO}")
-        if shadowed:
-            formatter.write_text(
-                f"{', '.join(shadowed)} after {command.name} is its own option; "
-                f"the global one goes before the command."
-            )
         formatter.write_paragraph()
         formatter.write_dl(rows)
 
