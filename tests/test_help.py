@@ -14,6 +14,7 @@ import re
 import subprocess
 import sysconfig
 from pathlib import Path
+from typing import cast
 
 import click
 import pytest
@@ -28,8 +29,7 @@ from whalefall_sched.cli.settings import DEFAULT_URL
 from whalefall_sched.errors import ExitCode
 
 ENTRY_POINT = Path(sysconfig.get_path("scripts")) / "whalefall-sched"
-GROUP = typer.main.get_command(app)
-assert isinstance(GROUP, click.Group)
+GROUP = cast(click.Group, typer.main.get_command(app))
 COMMANDS = sorted(GROUP.commands)
 GLOBALS = global_options(GROUP)
 GLOBAL_NAMES = {p.opts[0] for p in GLOBALS}
