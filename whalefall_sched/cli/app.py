@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
+from typer.core import TyperCommand
+from typer.models import CommandFunctionType
 
 from whalefall_sched import __version__
 from whalefall_sched.cli.group import (
     PROG,
+    _Command,
     _OneLineErrors,
 )
 from whalefall_sched.cli.logs import _configure_logging, _print_traceback
@@ -41,14 +44,27 @@ from whalefall_sched.errors import (
 if TYPE_CHECKING:
     pass
 
-app = typer.Typer(
+
+class _Typer(typer.Typer):
+    """Every command, present and future, is a :class:`_Command`: its help shows the global
+    options and its examples."""
+
+    def command(
+        self, name: str | None = None, *, cls: type[TyperCommand] | None = None, **kwargs: Any
+    ) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        """Typer's ``command``, the command class defaulting to :class:`_Command`."""
+        return super().command(name, cls=cls or _Command, **kwargs)
+
+
+app = _Typer(
     name=PROG,
     cls=_OneLineErrors,
     help=(
         "Operate an APScheduler 3 job store from a shell: list, get, pause, resume, run "
         "and reload jobs straight on the store. Reads never write."
     ),
-    rich_markup_mode="rich",
+    # plain Click help: it does not import Rich, and it wraps long words whole
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -256,7 +272,8 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    """Global options come before the command."""
+    """Global options: before or after the command (given on both sides, the one after
+    wins)."""
     ctx.obj = Settings(
         url=url,
         table=table,
