@@ -107,10 +107,6 @@ def timeline_command(
     Jobs that fire in the same minute are highlighted and listed; paused jobs are
     greyed (the times they would fire if resumed); unreadable jobs are listed as
     skipped. -o json gives every fire time and every same-minute collision.
-
-    Example: whalefall-sched timeline --days 7 --tz UTC
-
-    Example: whalefall-sched timeline -o json | jq '.collisions'
     """
     if hours is not None and days is not None:
         raise click.UsageError("--hours and --days cannot be used together", ctx)

@@ -37,6 +37,14 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
             "One field, for scripts.",
         ),
     ),
+    "timeline": (
+        ("whalefall-sched timeline", "The next 24 hours, one lane per job."),
+        ("whalefall-sched timeline --days 7 --tz UTC", "A week ahead, on a UTC axis."),
+        (
+            "whalefall-sched timeline -o json | jq '.collisions'",
+            "Jobs that fire in the same minute.",
+        ),
+    ),
     "status": (
         ("whalefall-sched status", "Is the store reachable, is a scheduler running?"),
         ("whalefall-sched status -o json | jq .healthy", "true or false, for a health check."),
