@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 
-def bytecode_cache_dir() -> str | None:
+def bytecode_cache_dir() -> Path | None:
     """Where this console script keeps its bytecode; None when there is no cache home."""
-    base = os.environ.get("XDG_CACHE_HOME") or ""
-    if not os.path.isabs(base):
-        home = os.path.expanduser("~")
-        if not os.path.isabs(home):
+    base = Path(os.environ.get("XDG_CACHE_HOME") or ".")
+    if not base.is_absolute():
+        try:
+            home = Path("~").expanduser()
+        except RuntimeError:  # no home directory to be found
             return None
-        base = os.path.join(home, ".cache")
-    return os.path.join(base, "whalefall-sched", "pycache")
+        if not home.is_absolute():
+            return None
+        base = home / ".cache"
+    return base / "whalefall-sched" / "pycache"
 
 
 def _use_bytecode_cache() -> None:
@@ -34,7 +38,7 @@ def _use_bytecode_cache() -> None:
         return
     prefix = bytecode_cache_dir()
     if prefix is not None:
-        sys.pycache_prefix = prefix
+        sys.pycache_prefix = str(prefix)
         sys.dont_write_bytecode = False
 
 
