@@ -125,10 +125,17 @@ def select_rows(conn: sqlite3.Connection, table: str, job_id: str | None = None)
     return [decode_row(*r) for r in rows]
 
 
-def ids_and_next_run_times(conn: sqlite3.Connection, table: str) -> list[tuple[Any, Any]]:
-    """Each row's id and ``next_run_time`` columns as stored, in id order; nothing decoded."""
-    sql = f"SELECT id, next_run_time FROM {_quote(table)} ORDER BY id"  # noqa: S608 - quoted
-    return conn.execute(sql).fetchall()
+def ids_and_paused(conn: sqlite3.Connection, table: str) -> list[tuple[Any, bool]]:
+    """Each row's id column as stored and whether its ``next_run_time`` is NULL, in id
+    order; nothing decoded.
+
+    Both come from indexes stock APScheduler creates (the primary key's and
+    ``next_run_time``'s), so the pages holding ``job_state`` are never read.
+    """
+    t = _quote(table)
+    paused = {r[0] for r in conn.execute(f"SELECT rowid FROM {t} WHERE next_run_time IS NULL")}  # noqa: S608
+    ids = conn.execute(f"SELECT rowid, id FROM {t} ORDER BY id").fetchall()  # noqa: S608
+    return [(job_id, rowid in paused) for rowid, job_id in ids]
 
 
 def _filter(paused: bool | None) -> str:

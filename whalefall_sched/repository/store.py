@@ -236,28 +236,30 @@ class JobStoreRepository:
         """
         plain = self._existing_file()
         name = self.table_name
-        raw: list[tuple[Any, Any]] | None
+        raw: list[tuple[Any, bool]] | None
         if plain is not None:
 
-            def query3(c: sqlite3.Connection) -> list[tuple[Any, Any]] | None:
+            def query3(c: sqlite3.Connection) -> list[tuple[Any, bool]] | None:
                 if not sqlite_reads.has_table(c, name):
                     return None
-                return sqlite_reads.ids_and_next_run_times(c, name)
+                return sqlite_reads.ids_and_paused(c, name)
 
             raw = self._read_sqlite3(plain, query3)
         else:
             from sqlalchemy import select
 
-            def query(c: Connection) -> list[tuple[Any, Any]] | None:
+            def query(c: Connection) -> list[tuple[Any, bool]] | None:
                 if not self.connection.has_table(c):
                     return None
                 t = self.table
-                return fetch(c, select(t.c.id, t.c.next_run_time).order_by(t.c.id))
+                rows = fetch(c, select(t.c.id, t.c.next_run_time).order_by(t.c.id))
+                return [(job_id, when is None) for job_id, when in rows]
 
             raw = self._read(query)
         if raw is None:
             raise self.connection.not_initialised()
-        return sorted(((printable_id(i), when is None) for i, when in raw), key=lambda r: r[0])
+        # sorted here too: MariaDB's default collation ignores case
+        return sorted(((printable_id(i), paused) for i, paused in raw), key=lambda r: r[0])
 
     def iter_jobs(
         self, *, paused: bool | None = None, offset: int = 0, limit: int | None = None
