@@ -208,7 +208,7 @@ EXPECTED_TYPES = {
 def test_list_jobs_sorted_by_id_with_the_host_api_fields(
     populated: StockStore, service: SchedulerJobsReadService
 ) -> None:
-    items = service.list_jobs()
+    items = list(service.list_jobs())
     ids = [item.id for item in items]
     assert ids == sorted(EXPECTED_TYPES)
     for item in items:
@@ -297,8 +297,8 @@ def test_state_filter(populated: StockStore, service: SchedulerJobsReadService) 
         "paused_added",
         "paused_stock",
     ]
-    assert len(service.list_jobs(state=STATE_RUNNING)) == len(EXPECTED_TYPES) - 2
-    assert service.list_jobs(state=STATE_UNREADABLE) == []
+    assert len(list(service.list_jobs(state=STATE_RUNNING))) == len(EXPECTED_TYPES) - 2
+    assert list(service.list_jobs(state=STATE_UNREADABLE)) == []
 
 
 def test_builtin_jobs_come_from_the_tasks_file(
@@ -317,7 +317,7 @@ def test_empty_store_lists_nothing(stock: StockStore, service: SchedulerJobsRead
     scheduler = stock.scheduler()
     scheduler.remove_all_jobs()
     scheduler.shutdown(wait=False)
-    assert service.list_jobs() == []
+    assert list(service.list_jobs()) == []
 
 
 def test_ids_sort_the_same_on_every_database(
@@ -620,7 +620,7 @@ def test_real_states_in_every_pickle_protocol_are_read(
     for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
         job_id = f"p{protocol}"
         stock.insert_raw(job_id, pickle.dumps({**state, "id": job_id}, protocol), next_run_time)
-    items = service.list_jobs()
+    items = list(service.list_jobs())
     original = items[0].to_dict()
     assert [i.id for i in items] == ["original", "p0", "p1", "p2", "p3", "p4", "p5"]
     for item in items[1:]:

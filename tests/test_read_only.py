@@ -50,11 +50,11 @@ def _table_names(url: str) -> list[str]:
 
 def _read_everything(service: SchedulerJobsReadService, cli: Invoke, url: str) -> int:
     """Every read the tool offers, at service level and through the CLI; returns #jobs."""
-    items = service.list_jobs()
+    items = list(service.list_jobs())
     for item in items:
         service.get_job(item.id)
     for state in ("STATE_RUNNING", STATE_PAUSED, STATE_UNREADABLE):
-        service.list_jobs(state=state)
+        list(service.list_jobs(state=state))
     with pytest.raises(JobNotFoundError):
         service.get_job("no-such-job")
     for args in (

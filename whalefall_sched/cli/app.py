@@ -152,16 +152,17 @@ def _split_paths(values: list[str] | None) -> list[str]:
 
 
 def _complete_job_id(ctx: click.Context, incomplete: str) -> list[str]:
-    """Job ids from the store for TAB completion; silent on any error."""
-    settings = _settings_from(ctx)
-    try:
-        ids = [job.id for job in settings.repository().list_jobs()]
-    except Exception:  # noqa: BLE001 - completion must never print or fail
-        return []
-    finally:
-        settings.close()
-    # an id a shell could not take back as one word is left out
-    return [i for i in ids if i.startswith(incomplete) and i.isprintable()]
+    """Job ids from the store for TAB completion (see :mod:`.completion`)."""
+    from whalefall_sched.cli.completion import complete_job_id
+
+    return complete_job_id(ctx, incomplete)
+
+
+def _complete_backup_file(ctx: click.Context, incomplete: str) -> list[str]:
+    """The store's backup files for ``restore``, newest first (see :mod:`.completion`)."""
+    from whalefall_sched.cli.completion import complete_backup_file
+
+    return complete_backup_file(ctx, incomplete)
 
 
 OutputOption = Annotated[

@@ -33,6 +33,15 @@ def list_command(
     state: Annotated[
         StateFilter | None, typer.Option("--state", help="Only jobs in this state.")
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", min=0, help="Show at most N jobs.", metavar="N", show_default=False
+        ),
+    ] = None,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, help="Skip the first N jobs.", metavar="N")
+    ] = 0,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """List every job, sorted by id (read-only)."""
@@ -53,7 +62,7 @@ def list_command(
         else None
     )
     with _guard(ctx, output) as settings:
-        items = settings.read_service().list_jobs(state=wanted)
+        items = list(settings.read_service().list_jobs(state=wanted, limit=limit, offset=offset))
         _render(JobList(items), output)
 
 

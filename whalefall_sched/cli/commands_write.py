@@ -31,6 +31,7 @@ from whalefall_sched.cli.app import (
     NoBackupOption,
     OutputOption,
     YesOption,
+    _complete_backup_file,
     _complete_job_id,
     _finite_or_none,
     _guard,
@@ -197,7 +198,9 @@ def restore_command(
     backup: Annotated[
         Path,
         typer.Argument(
-            help="A backup file written by reload (under userdata/backups/).", show_default=False
+            help="A backup file written by reload (under userdata/backups/).",
+            show_default=False,
+            autocompletion=_complete_backup_file,
         ),
     ],
     *,

@@ -4,6 +4,7 @@ session settings, the job table's definition, and database errors turned into th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,12 @@ _TRANSIENT = (
 )
 
 
+#: A SQLite URL stdlib ``sqlite3`` reads without SQLAlchemy: the default driver, a file,
+#: no query string. Anything else is parsed by SQLAlchemy (what ``make_url`` reads as
+#: the database here is the same text, percent-decoded).
+_PLAIN_SQLITE = re.compile(r"sqlite(?:\+pysqlite)?:///(?P<database>[^?]*)")
+
+
 class TransientError(StoreConflictError):
     """The database aborted a transaction that is worth retrying (deadlock, serialization)."""
 
@@ -59,17 +66,35 @@ class StoreConnection:
         qualified = f"{self.schema}.{self.table_name}" if self.schema else self.table_name
         return f"{mask_url(self.url)} (table {qualified})"
 
-    def parsed_url(self) -> URL:
-        """The URL as SQLAlchemy reads it; :class:`InvalidInputError` if it cannot."""
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
+    def _check_at_signs(self) -> None:
         # every '@' before the path's end or the query: '/' may be part of a password
         if self.url.partition("://")[2].partition("?")[0].count("@") > 1:
             raise InvalidInputError(
                 f"invalid store URL {mask_url(self.url)!r}: percent-encode '@' in the "
                 "user name or password as %40"
             )
+
+    def plain_sqlite_file(self) -> Path | None:
+        """The file of a plain SQLite URL (``sqlite:///path``, default driver, no query,
+        no schema), which reads open with stdlib ``sqlite3`` (:mod:`.sqlite_reads`);
+        None for any other URL. Imports no SQLAlchemy."""
+        self._check_at_signs()
+        match = _PLAIN_SQLITE.fullmatch(self.url)
+        if match is None or self.schema is not None:
+            return None
+        from urllib.parse import unquote
+
+        database = unquote(match["database"])
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        return Path(database)
+
+    def parsed_url(self) -> URL:
+        """The URL as SQLAlchemy reads it; :class:`InvalidInputError` if it cannot."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        self._check_at_signs()
         try:
             return make_url(self.url)
         except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
@@ -80,6 +105,9 @@ class StoreConnection:
 
     def sqlite_path(self) -> Path | None:
         """The database file of a SQLite store, None for other stores or in-memory ones."""
+        plain = self.plain_sqlite_file()
+        if plain is not None:
+            return plain
         url = self.parsed_url()
         if not url.drivername.startswith("sqlite"):
             return None
@@ -222,18 +250,36 @@ class StoreConnection:
         except WhaleFallSchedError:
             raise
         except DBAPIError as exc:
-            lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
-            detail = redact(lines[0] if lines else type(exc.orig or exc).__name__, self.url)
-            if "database is locked" in detail:
-                raise StoreConflictError(
-                    f"job store {self.where} stayed locked by another writer for "
-                    f"{self.timeout:g}s; nothing written, try again"
-                ) from exc
-            if any(fragment in detail.lower() for fragment in _TRANSIENT):
-                raise TransientError(f"job store {self.where}: {detail}") from exc
-            raise StoreSystemError(
-                f"job store {self.where}: {detail} (check the server, --url and --timeout)"
-            ) from exc
+            raise self._driver_error(exc.orig, exc) from exc
         except SQLAlchemyError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise StoreSystemError(f"job store {self.where}: {redact(first, self.url)}") from exc
+
+    @contextmanager
+    def sqlite3_errors(self) -> Iterator[None]:
+        """:meth:`errors` for stdlib ``sqlite3`` connections: the same errors, the same
+        messages (SQLAlchemy's are made from the driver's own)."""
+        import sqlite3
+
+        try:
+            yield
+        except WhaleFallSchedError:
+            raise
+        except sqlite3.Error as exc:
+            raise self._driver_error(exc, exc) from exc
+
+    def _driver_error(self, orig: object, exc: BaseException) -> WhaleFallSchedError:
+        """The core's error for a driver's exception ``orig`` (raised as ``exc``): its
+        first line, URL masked."""
+        lines = str(orig).strip().splitlines() if orig is not None else []
+        detail = redact(lines[0] if lines else type(orig or exc).__name__, self.url)
+        if "database is locked" in detail:
+            return StoreConflictError(
+                f"job store {self.where} stayed locked by another writer for "
+                f"{self.timeout:g}s; nothing written, try again"
+            )
+        if any(fragment in detail.lower() for fragment in _TRANSIENT):
+            return TransientError(f"job store {self.where}: {detail}")
+        return StoreSystemError(
+            f"job store {self.where}: {detail} (check the server, --url and --timeout)"
+        )

@@ -94,6 +94,8 @@ def decode_row(job_id: object, next_run_time: object, job_state: object) -> Stor
 def printable_id(value: object) -> str:
     """An id column's value as text: itself when it is UTF-8 text, else a readable stand-in."""
     if isinstance(value, str):
+        if value.isascii():
+            return value
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     return repr(value)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -52,6 +52,22 @@ def hot_journal(path: Path) -> bool:
     return Path(f"{path}-journal").exists()
 
 
+@contextmanager
+def private_copy(path: Path) -> Iterator[Path]:
+    """A copy of the file and its journal or -wal in a temporary directory, removed
+    afterwards: opened read-write there, it is recovered there, never the store itself."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="whalefall-sched-") as scratch:
+        copy = Path(scratch) / path.name
+        shutil.copyfile(path, copy)
+        for suffix in ("-journal", "-wal"):
+            if Path(f"{path}{suffix}").exists():
+                shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
+        yield copy
+
+
 def read_recovered_copy(
     path: Path,
     query: Callable[[Connection], _T],
@@ -63,17 +79,9 @@ def read_recovered_copy(
     file nobody has open) that only a read-write open recovers. The store itself is
     never written: the copy is, in a temporary directory removed afterwards.
     """
-    import shutil
-    import tempfile
-
     from sqlalchemy import create_engine
 
-    with tempfile.TemporaryDirectory(prefix="whalefall-sched-") as scratch:
-        copy = Path(scratch) / path.name
-        shutil.copyfile(path, copy)
-        for suffix in ("-journal", "-wal"):
-            if Path(f"{path}{suffix}").exists():
-                shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
+    with private_copy(path) as copy:
         engine = create_engine(f"sqlite:///{copy}")
         try:
             with errors(), engine.connect() as conn:

@@ -9,7 +9,8 @@ create, alter or delete anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +18,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError, StoreSystemError
 from whalefall_sched.masking import mask_url
-from whalefall_sched.repository import backups, writes
+from whalefall_sched.repository import backups, sqlite_reads, writes
 from whalefall_sched.repository.connection import StoreConnection, TransientError
 from whalefall_sched.repository.due_row_guard import Attempt, DueRowGuard
-from whalefall_sched.repository.rows import StoredJob, encode_row, read_row, select_rows
+from whalefall_sched.repository.rows import (
+    StoredJob,
+    decode_row,
+    encode_row,
+    fetch,
+    printable_id,
+    read_row,
+    select_rows,
+)
 from whalefall_sched.repository.sqlite_files import (
     SchedulerLock,
     hot_journal,
@@ -30,6 +39,8 @@ from whalefall_sched.repository.sqlite_files import (
 )
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sqlalchemy import Connection, Engine, Table
 
 _T = TypeVar("_T")
@@ -138,11 +149,27 @@ class JobStoreRepository:
                 raise
             return read_recovered_copy(path, query, conn.errors)
 
+    def _read_sqlite3(self, path: Path, query: Callable[[sqlite3.Connection], _T]) -> _T:
+        """:meth:`_read` for a plain SQLite file, through stdlib ``sqlite3``."""
+        conn = self.connection
+        return sqlite_reads.read(path, conn.timeout, query, conn.sqlite3_errors)
+
+    def _existing_file(self) -> Path | None:
+        """A plain SQLite store's file, or None for other stores; a missing file raises
+        the not-initialised conflict (it is never created)."""
+        path = self.connection.plain_sqlite_file()
+        if path is not None and not path.exists():
+            raise self.connection.not_initialised()
+        return path
+
     def exists(self) -> bool:
         """Whether the store (file and table) exists. Creates nothing."""
         path = self.sqlite_path()
         if path is not None and not path.exists():
             return False
+        plain = self.connection.plain_sqlite_file()
+        if plain is not None:
+            return self._read_sqlite3(plain, lambda c: sqlite_reads.has_table(c, self.table_name))
         return self._read(self.connection.has_table)
 
     def list_jobs(self, *, missing_ok: bool = False) -> list[StoredJob]:
@@ -152,11 +179,23 @@ class JobStoreRepository:
             if missing_ok:
                 return []
             raise self.connection.not_initialised()
+        name = self.table_name
+        rows: list[StoredJob] | None
+        plain = self.connection.plain_sqlite_file()
+        if plain is not None:
 
-        def query(c: Connection) -> list[StoredJob] | None:
-            return select_rows(c, self.table) if self.connection.has_table(c) else None
+            def query3(c: sqlite3.Connection) -> list[StoredJob] | None:
+                if not sqlite_reads.has_table(c, name):
+                    return None
+                return sqlite_reads.select_rows(c, name)
 
-        rows = self._read(query)
+            rows = self._read_sqlite3(plain, query3)
+        else:
+
+            def query(c: Connection) -> list[StoredJob] | None:
+                return select_rows(c, self.table) if self.connection.has_table(c) else None
+
+            rows = self._read(query)
         if rows is None:
             if missing_ok:
                 return []
@@ -165,16 +204,159 @@ class JobStoreRepository:
 
     def get_job(self, job_id: str) -> StoredJob:
         """The row with ``job_id``; raises :class:`JobNotFoundError`."""
+        plain = self._existing_file()
+        name = self.table_name
+        rows: list[StoredJob] | None
+        if plain is not None:
 
-        def query(c: Connection) -> list[StoredJob] | None:
-            return select_rows(c, self.table, job_id) if self.connection.has_table(c) else None
+            def query3(c: sqlite3.Connection) -> list[StoredJob] | None:
+                if not sqlite_reads.has_table(c, name):
+                    return None
+                return sqlite_reads.select_rows(c, name, job_id)
 
-        rows = self._read(query)
+            rows = self._read_sqlite3(plain, query3)
+        else:
+
+            def query(c: Connection) -> list[StoredJob] | None:
+                return select_rows(c, self.table, job_id) if self.connection.has_table(c) else None
+
+            rows = self._read(query)
         if rows is None:
             raise self.connection.not_initialised()
         if not rows:
             raise self._not_found(job_id)
         return rows[0]
+
+    def job_ids_and_states(self) -> list[tuple[str, bool]]:
+        """Each job's (printable) id and whether it is paused (``next_run_time`` NULL),
+        sorted by id; nothing decoded, so a row that cannot be decoded is listed too.
+
+        Cheap enough for shell completion: one SELECT of two columns, and for a plain
+        SQLite store no SQLAlchemy.
+        """
+        plain = self._existing_file()
+        name = self.table_name
+        raw: list[tuple[Any, bool]] | None
+        if plain is not None:
+
+            def query3(c: sqlite3.Connection) -> list[tuple[Any, bool]] | None:
+                if not sqlite_reads.has_table(c, name):
+                    return None
+                return sqlite_reads.ids_and_paused(c, name)
+
+            raw = self._read_sqlite3(plain, query3)
+        else:
+            from sqlalchemy import select
+
+            def query(c: Connection) -> list[tuple[Any, bool]] | None:
+                if not self.connection.has_table(c):
+                    return None
+                t = self.table
+                rows = fetch(c, select(t.c.id, t.c.next_run_time).order_by(t.c.id))
+                return [(job_id, when is None) for job_id, when in rows]
+
+            raw = self._read(query)
+        if raw is None:
+            raise self.connection.not_initialised()
+        # sorted here too: MariaDB's default collation ignores case
+        return sorted(((printable_id(i), paused) for i, paused in raw), key=lambda r: r[0])
+
+    def iter_jobs(
+        self, *, paused: bool | None = None, offset: int = 0, limit: int | None = None
+    ) -> Iterator[StoredJob]:
+        """The rows sorted by (printable) id, decoded as they are consumed.
+
+        ``paused`` keeps only rows whose ``next_run_time`` column is NULL (True) or not
+        (False), filtered in SQL before anything is decoded; ``offset`` and ``limit``
+        slice the sorted rows before they are read. Which rows there are is read at once
+        (a missing store raises here); their columns are then read and decoded a chunk at
+        a time, so memory does not grow with the table.
+        """
+        plain = self._existing_file()
+        stop = None if limit is None else offset + limit
+        if plain is None:
+            return self._iter_server_jobs(paused, offset, stop)
+        conn = self.connection
+        name = self.table_name
+        if unfinished_wal(plain):
+            return self._iter_all(paused, offset, stop)
+        try:
+            with conn.sqlite3_errors():
+                c = sqlite_reads.connect_ro(plain, conn.timeout)
+                if not sqlite_reads.has_table(c, name):
+                    c.close()
+                    raise conn.not_initialised()
+                rowids = sqlite_reads.candidates(c, name, paused)[offset:stop]
+        except StoreSystemError as exc:
+            from sqlite3 import OperationalError
+
+            if not (hot_journal(plain) and isinstance(exc.__cause__, OperationalError)):
+                raise
+            return self._iter_all(paused, offset, stop)
+
+        def stream() -> Iterator[StoredJob]:
+            try:
+                with conn.sqlite3_errors():
+                    yield from sqlite_reads.stream_rows(c, name, rowids)
+            finally:
+                c.close()
+
+        return stream()
+
+    def _iter_all(self, paused: bool | None, offset: int, stop: int | None) -> Iterator[StoredJob]:
+        """:meth:`iter_jobs` from every row read at once (a recovered copy, or SQLite
+        through SQLAlchemy, whose odd column values cannot be matched back in chunks)."""
+        rows = [
+            job
+            for job in self.list_jobs()
+            if paused is None or (job.next_run_time is None) == paused
+        ]
+        rows.sort(key=lambda job: job.id)
+        return iter(rows[offset:stop])
+
+    def _iter_server_jobs(
+        self, paused: bool | None, offset: int, stop: int | None
+    ) -> Iterator[StoredJob]:
+        """:meth:`iter_jobs` on a server: the ids first, then the rows a chunk at a time."""
+        if self.sqlite_path() is not None or self.connection.parsed_url().drivername.startswith(
+            "sqlite"
+        ):
+            return self._iter_all(paused, offset, stop)
+        from sqlalchemy import select
+
+        t = self.table
+
+        def ids(c: Connection) -> list[Any] | None:
+            if not self.connection.has_table(c):
+                return None
+            query = select(t.c.id)
+            if paused is not None:
+                when = t.c.next_run_time
+                query = query.where(when.is_(None) if paused else when.is_not(None))
+            return [r[0] for r in fetch(c, query.order_by(t.c.id))]
+
+        found = self._read(ids)
+        if found is None:
+            raise self.connection.not_initialised()
+        # Sorted here, not by the database: MariaDB's default collation ignores case.
+        found.sort(key=printable_id)
+        wanted = found[offset:stop]
+
+        def chunk_rows(chunk: list[Any]) -> Callable[[Connection], list[StoredJob]]:
+            def query(c: Connection) -> list[StoredJob]:
+                columns = select(t.c.id, t.c.next_run_time, t.c.job_state)
+                # exact ids only: a case-insensitive collation matches 'A' for 'a'
+                by_id = {r[0]: r for r in fetch(c, columns.where(t.c.id.in_(chunk)))}
+                return [decode_row(*by_id[i]) for i in chunk if i in by_id]
+
+            return query
+
+        def stream() -> Iterator[StoredJob]:
+            it = iter(wanted)
+            while chunk := list(itertools.islice(it, sqlite_reads.CHUNK)):
+                yield from self._read(chunk_rows(chunk))
+
+        return stream()
 
     def scheduler_lock(self, name: str = "scheduler.lock") -> SchedulerLock | None:
         """Who holds the host app's lock file beside a SQLite store (None for other stores)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -63,13 +64,41 @@ class SchedulerJobsReadService:
             self._tasks_source = self._tasks_source()
         return self._tasks_source
 
-    def list_jobs(self, state: str | None = None) -> list[SchedulerJobListItem]:
-        """Every job sorted by id, optionally only those in ``state``."""
+    def list_jobs(
+        self, state: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> Iterator[SchedulerJobListItem]:
+        """The jobs sorted by id, optionally only those in ``state``, skipping the first
+        ``offset`` and stopping after ``limit``: an iterator, to be consumed once.
+
+        The store is reached at once (a missing or unreachable store raises here); the
+        rows are then read and decoded as the items are consumed, so memory does not
+        grow with the table. ``STATE_RUNNING`` and ``STATE_PAUSED`` are filtered on the
+        ``next_run_time`` column before anything is decoded, and the decoded state is
+        checked after: a row that cannot be decoded is only ever ``STATE_UNREADABLE``.
+        """
+        if (limit is not None and limit < 0) or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        paused = {STATE_RUNNING: False, STATE_PAUSED: True}.get(state or "")
         with _as_system_error("获取任务列表失败 (listing jobs failed)"):
-            # Sorted here, not by the database: MariaDB's default collation ignores case.
-            jobs = sorted(self._repo.list_jobs(), key=lambda job: job.id)
-            items = [self._safe_item(job) for job in jobs]
-        return [item for item in items if state is None or item.state == state]
+            if state is None:
+                # every row is an item: slice before anything is read
+                jobs = self._repo.iter_jobs(offset=offset, limit=limit)
+            else:
+                jobs = self._repo.iter_jobs(paused=paused)
+        items = self._items(jobs, state)
+        if state is not None:
+            stop = None if limit is None else offset + limit
+            items = itertools.islice(items, offset, stop)
+        return items
+
+    def _items(
+        self, jobs: Iterator[StoredJob], state: str | None
+    ) -> Iterator[SchedulerJobListItem]:
+        with _as_system_error("获取任务列表失败 (listing jobs failed)"):
+            for job in jobs:
+                item = self._safe_item(job)
+                if state is None or item.state == state:
+                    yield item
 
     def get_job(self, job_id: str) -> SchedulerJobDetail:
         """One job's details; raises :class:`JobNotFoundError` for an unknown id."""
