@@ -373,39 +373,50 @@ def _columns(items: list[SchedulerJobListItem], *, wide: bool) -> list[str]:
     return columns
 
 
-def _cell_maker() -> Callable[[Any], str]:
-    """:func:`field` for cron values, remembered: the same few values fill most cells."""
+def _list_field(value: Any) -> str:
+    """:func:`field` at :data:`LIST_FIELD_CHARS`; ``-`` for no value. Ordinary text
+    (printable, short) is returned as it is, without a call."""
+    if not value:
+        return "-"
+    if isinstance(value, str) and len(value) <= LIST_FIELD_CHARS and value.isprintable():
+        return value
+    return field(value, LIST_FIELD_CHARS)
+
+
+def _cron_cells(keys: list[str]) -> Callable[[dict[str, str]], list[str]]:
+    """A cron job's cells, by :func:`field` at :data:`CRON_FIELD_CHARS`, remembered: the
+    same few values fill most cells."""
     seen: dict[str, str] = {}
 
-    def cron_cell(value: Any) -> str:
+    def cell(value: Any) -> str:
         text = "" if value is None else str(value)
-        cell = seen.get(text)
-        if cell is None:
-            cell = seen[text] = field(text, CRON_FIELD_CHARS)
-        return cell
+        shown = seen.get(text)
+        if shown is None:
+            shown = seen[text] = field(text, CRON_FIELD_CHARS)
+        return shown
 
-    return cron_cell
+    def cells(args: dict[str, str]) -> list[str]:
+        return [seen.get(v) or cell(v) for v in [args.get(k, "") for k in keys]]
+
+    return cells
 
 
 def _rows(items: list[SchedulerJobListItem], columns: list[str], clock: _Clock) -> Iterator[_Row]:
     keys = [key for _, key in CRON_COLUMNS] + (["week"] if "WEEK" in columns else [])
     wide = "ZONE" in columns
     reason = "REASON" in columns
-    cron_cell = _cell_maker()
+    cron_cells = _cron_cells(keys)
     blank = [""] * len(keys)
     for item in items:
         when = clock.when(item)
         cron = item.trigger_type == "cron"
         label = state_label(item.state)
-        span = None
-        if not cron:
-            description = item.trigger_args.get("description")
-            span = field(description, LIST_FIELD_CHARS) if description else "-"
+        span = None if cron else _list_field(item.trigger_args.get("description"))
         cells = [
-            field(item.id, LIST_FIELD_CHARS),
-            field(item.name, LIST_FIELD_CHARS) if item.name is not None else "-",
-            cron_cell(item.trigger_type or "-"),
-            *([cron_cell(item.trigger_args.get(k, "")) for k in keys] if cron else blank),
+            _list_field(item.id) if item.id else "",
+            _list_field(item.name),
+            _list_field(item.trigger_type),
+            *(cron_cells(item.trigger_args) if cron else blank),
             clock.next_cell(when),
             "-" if when is None else time_left(clock.seconds_left(when)),
             label,
@@ -415,7 +426,7 @@ def _rows(items: list[SchedulerJobListItem], columns: list[str], clock: _Clock) 
             values = [item.timezone, item.executor, item.func_ref or item.func, item.description]
             if reason:
                 values.append(item.unreadable_reason)
-            cells += [field(v, LIST_FIELD_CHARS) if v else "-" for v in values]
+            cells += [_list_field(v) for v in values]
         yield _Row(cells, span, label)
 
 
@@ -440,18 +451,80 @@ def table_lines(
     headings = [f"NEXT ({clock.zone.label})" if c == "NEXT" else c for c in columns]
     headings = [field(heading, LIST_FIELD_CHARS) for heading in headings]
     rows = list(_rows(items, columns, clock))
-    natural = [cell_width(heading) for heading in headings]
-    for row in rows:
-        for index, cell in enumerate(row.cells):
-            size = cell_width(cell)
-            natural[index] = max(natural[index], size)
-    cron_at = [i for i, heading in enumerate(columns) if heading in _CRON_HEADING_SET]
-    span_need = max((cell_width(r.span) for r in rows if r.span is not None), default=0)
+    cells_by_column = [list(column) for column in zip(*(r.cells for r in rows), strict=True)]
+    natural = [
+        max(cell_width(heading), _widest(cells))
+        for heading, cells in zip(headings, cells_by_column, strict=True)
+    ]
+    cron_at = [i for i, key in enumerate(columns) if key in _CRON_HEADING_SET]
+    spans = [r.span for r in rows]
+    span_need = max((cell_width(span) for span in spans if span is not None), default=0)
     shown, widths = _layout(columns, natural, width, cron_at, span_need)
     lines = [_header_line(headings, shown, widths, colour)] if headers else []
-    lines += _body_lines(rows, columns, shown, widths, colour)
+    blocks: list[list[str]] = []
+    spanned = [i for i in shown if i in cron_at]
+    for i in shown:
+        if i in spanned:
+            if i == spanned[0]:
+                blocks.append(_cron_block(cells_by_column, spanned, widths, spans))
+            continue
+        cells = _padded(cells_by_column[i], widths[i], pad=i != shown[-1])
+        if colour and columns[i] == "STATE":
+            cells = [_coloured(cell) for cell in cells]
+        blocks.append(cells)
+    gap = " " * GAP
+    lines += [gap.join(parts).rstrip(" ") for parts in zip(*blocks, strict=True)]
     unreadable = sum(1 for r in rows if r.state == "unreadable")
     return lines, unreadable
+
+
+def _widest(cells: list[str]) -> int:
+    if "".join(cells).isascii():
+        return max(map(len, cells))
+    return max(map(cell_width, cells))
+
+
+def _padded(cells: list[str], width: int, *, pad: bool = True) -> list[str]:
+    """``cells`` cut to ``width`` cells where longer, then (``pad``) filled to it."""
+    if "".join(cells).isascii():
+        if max(map(len, cells)) > width:
+            cells = [fit(cell, width) for cell in cells]
+        return [cell.ljust(width) for cell in cells] if pad else cells
+    shown = []
+    for text in cells:
+        size = cell_width(text)
+        cell = text if size <= width else fit(text, width)
+        if pad:
+            cell += " " * (width - (size if cell is text else cell_width(cell)))
+        shown.append(cell)
+    return shown
+
+
+def _coloured(cell: str) -> str:
+    label = cell.rstrip(" ")
+    return f"\x1b[{_STATE_COLOUR[label]}m{label}{_RESET}{cell[len(label) :]}"
+
+
+def _cron_block(
+    cells_by_column: list[list[str]],
+    spanned: list[int],
+    widths: list[int],
+    spans: list[str | None],
+) -> list[str]:
+    """The cron columns shown, as one block per row: a cron job's fields, or another
+    trigger's description across them."""
+    width = sum(widths[i] for i in spanned) + GAP * (len(spanned) - 1)
+    gap = " " * GAP
+    joined = [
+        gap.join(parts)
+        for parts in zip(*(_padded(cells_by_column[i], widths[i]) for i in spanned), strict=True)
+    ]
+    if all(span is None for span in spans):
+        return joined
+    return [
+        text if span is None else _padded([span], width)[0]
+        for text, span in zip(joined, spans, strict=True)
+    ]
 
 
 def _layout(
@@ -506,40 +579,7 @@ def _widen_span(
         widths[spanned[-1]] += more
 
 
-def _pad(text: str, width: int) -> str:
-    if text.isascii():
-        return text.ljust(width)
-    return text + " " * (width - cell_width(text))
-
-
 def _header_line(headings: list[str], shown: list[int], widths: list[int], colour: bool) -> str:
-    text = (" " * GAP).join(_pad(fit(headings[i], widths[i]), widths[i]) for i in shown).rstrip()
+    padded = (_padded([headings[i]], widths[i])[0] for i in shown)
+    text = (" " * GAP).join(padded).rstrip()
     return f"{_BOLD}{text}{_RESET}" if colour else text
-
-
-def _body_lines(
-    rows: list[_Row], columns: list[str], shown: list[int], widths: list[int], colour: bool
-) -> Iterator[str]:
-    gap = " " * GAP
-    spanned = [i for i in shown if columns[i] in _CRON_HEADING_SET]
-    first_cron = spanned[0] if spanned else -1
-    span_width = sum(widths[i] for i in spanned) + GAP * (len(spanned) - 1)
-    state_at = columns.index("STATE")
-    last = shown[-1]
-    for row in rows:
-        parts = []
-        for i in shown:
-            if row.span is not None and i in spanned:
-                if i == first_cron:
-                    parts.append(_pad(fit(row.span, span_width), span_width))
-                continue
-            cell = row.cells[i]
-            size = cell_width(cell)
-            if size > widths[i]:
-                cell = fit(cell, widths[i])
-                size = cell_width(cell)
-            padding = "" if i == last else " " * (widths[i] - size)
-            if colour and i == state_at:
-                cell = f"\x1b[{_STATE_COLOUR[row.state]}m{cell}{_RESET}"
-            parts.append(cell + padding)
-        yield gap.join(parts).rstrip(" ")
