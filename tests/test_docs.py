@@ -135,7 +135,10 @@ def test_setup_first_command_creates_the_store_and_shows_the_jobs(tmp_path: Path
     assert (tmp_path / "userdata" / "scheduler.db").is_file()
     for job_id in ("sync_accounts", "cleanup_logs", "monitor_partition_health"):
         assert job_id in result.stdout
-    assert "5 job(s)" in result.stdout
+    # list's table comes last: its header, then one line per job
+    lines = result.stdout.splitlines()
+    header = max(i for i, line in enumerate(lines) if line.startswith("ID ") and "STATE" in line)
+    assert len(lines[header + 1 :]) == 5
 
 
 def test_readme_does_not_document_a_command_that_does_not_exist() -> None:

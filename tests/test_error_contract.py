@@ -18,7 +18,8 @@ import yaml
 
 from tests.conftest import Invoke, StockStore
 from whalefall_sched.cli.exit_codes import ExitCode
-from whalefall_sched.cli.render import _CRON_COLUMNS, local_time, time_left
+from whalefall_sched.cli.list_view import CRON_COLUMNS
+from whalefall_sched.cli.render import local_time, time_left
 from whalefall_sched.errors import (
     InternalError,
     InvalidInputError,
@@ -306,8 +307,8 @@ def test_a_yaml_syntax_error_names_file_line_and_column(text: str, pure: str, li
 
 
 def test_the_table_columns_derive_from_the_one_cron_field_list() -> None:
-    assert [key for _, key in _CRON_COLUMNS] == [k for k in CRON_ARG_KEYS if k != "week"]
-    assert [heading for heading, _ in _CRON_COLUMNS] == [
+    assert [key for _, key in CRON_COLUMNS] == [k for k in CRON_ARG_KEYS if k != "week"]
+    assert [heading for heading, _ in CRON_COLUMNS] == [
         "SEC",
         "MIN",
         "HOUR",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from whalefall_sched.cli.render_types import OutputFormat
+from whalefall_sched.cli.render_types import ColorMode, ListOutput, OutputFormat
 from whalefall_sched.cli.terminal import (
     err_line,
 )
@@ -26,6 +26,18 @@ from whalefall_sched.cli.app import (
 # -- reading------------------------------------------------------------------------
 
 
+def _tz_option(value: str | None) -> str | None:
+    """``--tz``: a usage error (exit 2) for a zone that does not exist."""
+    if value is not None:
+        from whalefall_sched.cli.list_view import parse_zone
+
+        try:
+            parse_zone(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    return value
+
+
 @app.command("list")
 def list_command(
     ctx: typer.Context,
@@ -42,10 +54,39 @@ def list_command(
     offset: Annotated[
         int, typer.Option("--offset", min=0, help="Skip the first N jobs.", metavar="N")
     ] = 0,
-    output: OutputOption = OutputFormat.table,
+    output: Annotated[
+        ListOutput,
+        typer.Option(
+            "--output",
+            "-o",
+            help="table (one row per job, fitted to the terminal), wide (every column), "
+            "name (ids only), tsv (tab-separated, escaped), or json.",
+        ),
+    ] = ListOutput.table,
+    no_headers: Annotated[
+        bool, typer.Option("--no-headers", help="No header line (table, wide, tsv).")
+    ] = False,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            metavar="ZONE",
+            callback=_tz_option,
+            help="Time zone of NEXT: an IANA name (UTC, Asia/Shanghai), 'local' (the "
+            "default), or 'job' (each job's trigger's own zone).",
+            show_default=False,
+        ),
+    ] = None,
+    color: Annotated[
+        ColorMode,
+        typer.Option(
+            "--color",
+            help="Colour STATE and the header: auto (a terminal, unless NO_COLOR is set), "
+            "always, never.",
+        ),
+    ] = ColorMode.auto,
 ) -> None:
-    """List every job, sorted by id (read-only)."""
-    from whalefall_sched.cli.render import JobList
+    """List every job, sorted by id, one row each (read-only)."""
     from whalefall_sched.services.dto import (
         STATE_PAUSED,
         STATE_RUNNING,
@@ -61,9 +102,22 @@ def list_command(
         if state
         else None
     )
-    with _guard(ctx, output) as settings:
-        items = list(settings.read_service().list_jobs(state=wanted, limit=limit, offset=offset))
-        _render(JobList(items), output)
+    with _guard(ctx, output.error_format) as settings:
+        items = settings.read_service().list_jobs(state=wanted, limit=limit, offset=offset)
+        if output is ListOutput.json:
+            from whalefall_sched.cli.render import JobList
+
+            _render(JobList(list(items)), OutputFormat.json)
+            return
+        from whalefall_sched.cli.list_view import ListOptions, parse_zone, render_list
+
+        options = ListOptions(
+            output=output,
+            zone=parse_zone(tz) if tz is not None else None,
+            headers=not no_headers,
+            color=color,
+        )
+        render_list(items, options)
 
 
 @app.command("get")

@@ -1,8 +1,10 @@
-"""The one renderer: every result object becomes a Rich table or one JSON document.
+"""The one renderer: every result object becomes a table or one JSON document.
 
-Rich is imported here only, and only when a table is printed. Colour follows Rich's
-rules: none when ``NO_COLOR`` is set or stdout is not a terminal. Every field of a table
-and every line on stderr is cut and made printable (:mod:`.terminal`); JSON is exact.
+``list`` tables are written by :mod:`.list_view` (a fixed-width writer); the others
+through Rich, imported here only, and only when such a table is printed. Colour follows
+Rich's rules: none when ``NO_COLOR`` is set or stdout is not a terminal. Every field of
+a table and every line on stderr is cut and made printable (:mod:`.terminal`); JSON is
+exact.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from whalefall_sched.cli.render_types import OutputFormat
 from whalefall_sched.cli.terminal import (
-    CRON_FIELD_CHARS,
     FIELD_CHARS,
-    LIST_FIELD_CHARS,
     err_line,
     field,
 )
@@ -34,7 +34,6 @@ from whalefall_sched.services.dto import (
     SchedulerJobsReloadResult,
     StoreStatus,
 )
-from whalefall_sched.services.triggers import CRON_ARG_KEYS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -122,10 +121,13 @@ def render(result: Any, output: OutputFormat) -> None:
     if output is OutputFormat.json:
         print_json(json_document(result))
         return
-    console = _console()
     if isinstance(result, JobList):
-        _render_list(console, result.items)
-    elif isinstance(result, SchedulerJobDetail):
+        from whalefall_sched.cli.list_view import ListOptions, render_list
+
+        render_list(result.items, ListOptions())
+        return
+    console = _console()
+    if isinstance(result, SchedulerJobDetail):
         _render_detail(console, result)
     elif isinstance(result, JobActionsResult):
         _render_actions(console, result)
@@ -208,62 +210,6 @@ def _escape(value: Any, limit: int = FIELD_CHARS) -> str:
 
 
 # -- tables --------------------------------------------------------------------------
-
-#: Headings that are not the field's name in capitals.
-_CRON_HEADINGS = {"second": "SEC", "minute": "MIN", "day_of_week": "DOW"}
-#: (heading, field) of the host API's seven cron fields; WEEK is added only when used.
-_CRON_COLUMNS = tuple(
-    (_CRON_HEADINGS.get(key, key.upper()), key) for key in CRON_ARG_KEYS if key != "week"
-)
-
-
-#: Below this width NAME goes under ID instead of in a column of its own.
-_WIDE = 110
-
-
-def _render_list(console: Console, items: Sequence[SchedulerJobListItem]) -> None:
-    if not items:
-        note("No jobs.")
-        return
-    # A restricted ISO week must not read as "every week": show WEEK when any job has one.
-    show_week = any(i.trigger_args.get("week", "*") not in ("*", "") for i in items)
-    wide = console.width >= _WIDE
-    columns = ["ID", *(["NAME"] if wide else []), "TYPE", *(c for c, _ in _CRON_COLUMNS)]
-    if show_week:
-        columns.append("WEEK")
-    columns += ["NEXT RUN", "STATE", "BUILTIN"]
-    table = _table(*columns, wrap=("ID", "NAME"))
-    for item in items:
-        if item.trigger_type == "cron":
-            cron = [item.trigger_args.get(key, "") for _, key in _CRON_COLUMNS]
-            if show_week:
-                cron.append(item.trigger_args.get("week", "*"))
-        else:
-            cron = [""] * (len(_CRON_COLUMNS) + show_week)
-        # Other triggers and unreadable rows are described under the name: in a cron
-        # column (which never wraps) the text would squeeze ID and STATE out of 80 columns.
-        detail = item.unreadable_reason or (
-            "" if item.trigger_type == "cron" else item.trigger_args.get("description", "")
-        )
-        name = _escape(item.name or "-", LIST_FIELD_CHARS)
-        if detail:
-            name += f"\n{_escape(detail, LIST_FIELD_CHARS)}"
-        job_id = _escape(item.id, LIST_FIELD_CHARS)
-        head = [job_id, name] if wide else [f"{job_id}\n[dim]{name}[/]"]
-        table.add_row(
-            *head,
-            _escape(item.trigger_type or "-", CRON_FIELD_CHARS),
-            *(_escape(c, CRON_FIELD_CHARS) for c in cron),
-            local_time(item.next_run_time),
-            _state(item.state),
-            _yes(item.is_builtin, unknown="?"),
-        )
-    console.print(table)
-    console.print(
-        f"{len(items)} job(s). NEXT RUN: local time and time left."
-        + ("" if wide else " Names are under the ids."),
-        style="dim",
-    )
 
 
 def _render_detail(console: Console, job: SchedulerJobDetail) -> None:

@@ -10,3 +10,26 @@ class OutputFormat(StrEnum):
 
     table = "table"
     json = "json"
+
+
+class ListOutput(StrEnum):
+    """``list -o``: the table, all its columns, ids only, tab-separated values, or JSON."""
+
+    table = "table"
+    wide = "wide"
+    name = "name"
+    tsv = "tsv"
+    json = "json"
+
+    @property
+    def error_format(self) -> OutputFormat:
+        """How an error of this command is shown: JSON for ``-o json``, else a line."""
+        return OutputFormat.json if self is ListOutput.json else OutputFormat.table
+
+
+class ColorMode(StrEnum):
+    """``--color``: ``auto`` colours a terminal unless ``NO_COLOR`` is set."""
+
+    auto = "auto"
+    always = "always"
+    never = "never"

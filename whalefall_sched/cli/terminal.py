@@ -13,6 +13,7 @@ import io
 import os
 import sys
 import unicodedata
+from functools import lru_cache
 from typing import Any, TextIO
 
 #: Characters of one field shown in a ``list`` table cell (ids, names, descriptions).
@@ -61,6 +62,72 @@ def clip(text: str, limit: int) -> str:
 def field(value: Any, limit: int = FIELD_CHARS) -> str:
     """A value as one table field: cut to ``limit`` characters, then made printable."""
     return printable(clip("" if value is None else str(value), limit))
+
+
+# -- widths in terminal cells ----------------------------------------------------------
+
+#: What stands for the cut end of a cell (one cell wide).
+ELLIPSIS = "…"
+
+
+def cell_width(text: str) -> int:
+    """How many terminal cells ``text`` takes: East Asian wide and fullwidth characters
+    two, combining marks and zero-width joiners none, every other character one.
+
+    ``text`` is expected printable (:func:`printable`); ASCII is counted at once.
+    """
+    if text.isascii():
+        return len(text)
+    return _wide_width(text)
+
+
+@lru_cache(maxsize=4096)
+def _wide_width(text: str) -> int:
+    return sum(_char_width(char) for char in text)
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or char in _KEPT:
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` cells, ending in :data:`ELLIPSIS` when cut."""
+    if cell_width(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    room = width - 1  # the ellipsis takes one cell
+    if text.isascii():
+        return text[:room] + ELLIPSIS
+    used = 0
+    for index, char in enumerate(text):
+        used += _char_width(char)
+        if used > room:
+            return text[:index] + ELLIPSIS
+    return text  # pragma: no cover - the width check above returned already
+
+
+def stdout_width() -> int | None:
+    """The width of the terminal stdout is, in cells; None when stdout is not a terminal.
+
+    ``COLUMNS`` (a positive whole number) wins over what the terminal says, as in most
+    tools; whatever stdin is plays no part.
+    """
+    stream = sys.stdout
+    try:
+        if stream is None or not stream.isatty():
+            return None
+    except (OSError, ValueError):  # closed
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (OSError, ValueError, AttributeError):
+        return 80
 
 
 def line(text: str) -> str:

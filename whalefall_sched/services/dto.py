@@ -72,6 +72,14 @@ class SchedulerJobListItem(_Dict):
     func_ref: str | None = None
     executor: str | None = None
     unreadable_reason: str | None = None
+    #: The trigger's time zone (``Asia/Shanghai``), for tables only: not in the JSON.
+    timezone: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of this item (``timezone`` is left out)."""
+        document = super().to_dict()
+        del document["timezone"]
+        return document
 
 
 @dataclass(frozen=True)

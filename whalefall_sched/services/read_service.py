@@ -302,7 +302,20 @@ class SchedulerJobsReadService:
             kwargs=dict(state.get("kwargs") or {}),
             func_ref=func_ref,
             executor=state.get("executor"),
+            timezone=_zone_name(trigger),
         )
+
+
+def _zone_name(trigger: Any) -> str | None:
+    """The name of a trigger's time zone (a date trigger's: its run date's), or None."""
+    zone = getattr(trigger, "timezone", None)
+    if zone is None:
+        run_date = getattr(trigger, "run_date", None)
+        zone = getattr(run_date, "tzinfo", None)
+    if zone is None:
+        return None
+    name = getattr(zone, "key", None) or getattr(zone, "zone", None) or str(zone)
+    return name if isinstance(name, str) else None
 
 
 def _next_wakeup(rows: list[StoredJob]) -> str | None:

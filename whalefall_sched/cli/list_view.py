@@ -1,0 +1,585 @@
+"""The ``list`` command's human and script outputs: a table of one row per job, written by
+a small fixed-width writer (no Rich: 20,000 rows take a fraction of a second).
+
+- ``table``: one line per job whatever the width. In a terminal the line fits its width:
+  NAME is cut first (with ``…``), then columns are dropped in :data:`DROP_ORDER`; ID and
+  STATE are never cut nor dropped. When stdout is not a terminal nothing is cut or dropped.
+- ``wide``: every column, nothing cut to the terminal (lines may be longer than it).
+- ``name``: the ids, one a line (for ``xargs``).
+- ``tsv``: :data:`TSV_COLUMNS`, tab-separated, values escaped (:func:`tsv_value`).
+
+Widths are counted in terminal cells (账户同步 takes 8). Every field is made printable
+and cut to its limit (:mod:`.terminal`), as in every other table.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from whalefall_sched.cli.render_types import ColorMode, ListOutput
+from whalefall_sched.cli.terminal import (
+    CRON_FIELD_CHARS,
+    LIST_FIELD_CHARS,
+    cell_width,
+    err_line,
+    field,
+    fit,
+    printable,
+    stdout_width,
+)
+from whalefall_sched.services.dto import (
+    STATE_PAUSED,
+    STATE_RUNNING,
+    STATE_UNREADABLE,
+    SchedulerJobListItem,
+)
+from whalefall_sched.services.triggers import CRON_ARG_KEYS
+
+#: ``--tz job``: each job's NEXT in its trigger's own time zone.
+JOB_ZONE = "job"
+#: ``--tz local`` (the default): the machine's zone.
+LOCAL_ZONE = "local"
+
+#: Headings that are not the field's name in capitals.
+_CRON_HEADINGS = {"second": "SEC", "minute": "MIN", "day_of_week": "DOW"}
+#: (heading, field) of the host API's seven cron fields; WEEK is added when used.
+CRON_COLUMNS = tuple(
+    (_CRON_HEADINGS.get(key, key.upper()), key) for key in CRON_ARG_KEYS if key != "week"
+)
+#: The cron columns' headings, WEEK included.
+_CRON_HEADING_SET = frozenset({*(h for h, _ in CRON_COLUMNS), "WEEK"})
+#: The columns ``-o wide`` adds after BUILTIN (REASON only when a job is unreadable).
+_WIDE_COLUMNS = ("ZONE", "EXECUTOR", "FUNC", "DESCRIPTION", "REASON")
+#: Spaces between two columns.
+GAP = 2
+#: NAME is cut down to this many cells before any column is dropped.
+NAME_MIN = 8
+#: Where the line is too long for the terminal, the first of these still shown goes
+#: first (NAME after it was cut to :data:`NAME_MIN`); ID and STATE always stay.
+DROP_ORDER = (
+    "BUILTIN",
+    "YEAR",
+    "WEEK",
+    "MONTH",
+    "DOW",
+    "DAY",
+    "SEC",
+    "TYPE",
+    "MIN",
+    "HOUR",
+    "NAME",
+    "NEXT",
+    "LEFT",
+)
+#: The columns of ``-o tsv``, in order (documented in the README; add only at the end).
+TSV_COLUMNS = (
+    "id",
+    "name",
+    "state",
+    "trigger_type",
+    *CRON_ARG_KEYS,
+    "trigger",
+    "next_run_time",
+    "left_seconds",
+    "timezone",
+    "is_builtin",
+    "executor",
+    "func",
+    "description",
+    "unreadable_reason",
+)
+
+_STATE_LABEL = {STATE_RUNNING: "running", STATE_PAUSED: "paused"}
+_STATE_COLOUR = {"running": "32", "paused": "33", "unreadable": "31"}
+_BUILTIN = {True: "yes", False: "no", None: "?"}
+_BOLD = "\x1b[1m"
+_RESET = "\x1b[0m"
+#: Lines written to stdout at once by the streaming outputs.
+_CHUNK = 2000
+
+
+# -- time zones ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Zone:
+    """Where NEXT is shown: ``tz`` with its ``label``, or (``tz`` None) each job's zone."""
+
+    tz: tzinfo | None
+    label: str
+
+
+def parse_zone(value: str) -> Zone:
+    """``--tz``: ``local``, ``job`` or an IANA zone name; ValueError saying why not."""
+    if value == JOB_ZONE:
+        return Zone(None, "job zone")
+    if value == LOCAL_ZONE:
+        return local_zone()
+    zone = _zone_info(value)
+    if zone is None:
+        raise ValueError(
+            f"unknown time zone {printable(value)!r}: give an IANA name such as UTC or "
+            f"Asia/Shanghai, {LOCAL_ZONE!r} or {JOB_ZONE!r}"
+        )
+    return Zone(zone, value)
+
+
+def _zone_info(key: str) -> tzinfo | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not key or not key.isprintable():
+        return None
+    try:
+        return ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # not found, not a key, a directory
+        return None
+
+
+def local_zone() -> Zone:
+    """The machine's zone, named (``TZ``, else ``/etc/localtime``), else its abbreviation."""
+    key = _local_key()
+    zone = _zone_info(key) if key else None
+    if key and zone is not None:
+        return Zone(zone, key)
+    local = datetime.now().astimezone().tzinfo or UTC
+    return Zone(local, local.tzname(None) or "local")
+
+
+def _local_key() -> str | None:
+    if "TZ" in os.environ:
+        value = os.environ["TZ"].removeprefix(":")
+        if not value:
+            return "UTC"  # an empty TZ is UTC to the C library
+        return value.split("zoneinfo/", 1)[1] if "zoneinfo/" in value else value
+    try:
+        target = str(Path("/etc/localtime").resolve())
+    except OSError:
+        return None
+    if "zoneinfo/" in target:
+        return target.split("zoneinfo/", 1)[1]
+    return None
+
+
+# -- one job's values ----------------------------------------------------------------
+
+
+def state_label(state: str) -> str:
+    """``running``, ``paused`` or ``unreadable``."""
+    return _STATE_LABEL.get(state, "unreadable")
+
+
+def time_left(seconds: int) -> str:
+    """The LEFT column: its two largest units (``1h 41min``, ``21h``, ``2d 3h``, ``42s``);
+    ``overdue`` when the time has passed."""
+    if seconds < 0:
+        return "overdue"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}min" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}min {secs}s" if secs else f"{minutes}min"
+    return f"{secs}s"
+
+
+class _Clock:
+    """NEXT and LEFT of each job, against one ``now`` and one :class:`Zone`."""
+
+    def __init__(self, zone: Zone, now: datetime | None = None) -> None:
+        self.zone = zone
+        self.now = now or datetime.now(UTC)
+        self._year = self.now.astimezone(zone.tz).year if zone.tz else self.now.year
+        self._zones: dict[str, tzinfo | None] = {}
+
+    def when(self, item: SchedulerJobListItem) -> datetime | None:
+        """The item's next run time in the zone shown; None when it has none."""
+        if item.next_run_time is None:
+            return None
+        when = datetime.fromisoformat(item.next_run_time)
+        if self.zone.tz is not None:
+            return when.astimezone(self.zone.tz)
+        own = self._own_zone(item.timezone)
+        return when.astimezone(own) if own is not None else when
+
+    def _own_zone(self, name: str | None) -> tzinfo | None:
+        if name is None:
+            return None
+        if name not in self._zones:
+            self._zones[name] = _zone_info(name)
+        return self._zones[name]
+
+    def next_cell(self, when: datetime | None) -> str:
+        """``MM-DD HH:MM`` this year, ``YYYY-MM-DD HH:MM`` another; ``-`` for none."""
+        if when is None:
+            return "-"
+        return f"{when:%m-%d %H:%M}" if when.year == self._year else f"{when:%Y-%m-%d %H:%M}"
+
+    def seconds_left(self, when: datetime) -> int:
+        """Whole seconds from now to ``when`` (negative: passed)."""
+        return int((when - self.now).total_seconds())
+
+
+# -- options -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    """How ``list`` shows its jobs."""
+
+    output: ListOutput = ListOutput.table
+    zone: Zone | None = None  # None: the local zone
+    headers: bool = True
+    color: ColorMode = ColorMode.auto
+
+
+def use_colour(mode: ColorMode) -> bool:
+    """``always``, ``never``, or (``auto``) a terminal on stdout or ``FORCE_COLOR`` set,
+    and ``NO_COLOR`` unset or empty."""
+    if mode is not ColorMode.auto:
+        return mode is ColorMode.always
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return bool(sys.stdout is not None and sys.stdout.isatty())
+    except (OSError, ValueError):
+        return False
+
+
+# -- the entry point -----------------------------------------------------------------
+
+
+def render_list(items: Iterable[SchedulerJobListItem], options: ListOptions) -> None:
+    """Write ``items`` to stdout as ``options.output`` says (not JSON)."""
+    output = options.output
+    if output is ListOutput.name:
+        _write_lines(printable(item.id) for item in items)
+        return
+    zone = options.zone or local_zone()
+    if output is ListOutput.tsv:
+        _write_lines(tsv_lines(items, _Clock(zone), headers=options.headers))
+        return
+    wide = output is ListOutput.wide
+    lines, unreadable = table_lines(
+        items,
+        _Clock(zone),
+        wide=wide,
+        width=None if wide else stdout_width(),
+        headers=options.headers,
+        colour=use_colour(options.color),
+    )
+    if lines is None:
+        err_line("No jobs.")
+        return
+    _write_lines(lines)
+    if unreadable and not wide:
+        err_line(
+            f"note: {unreadable} job(s) unreadable: `list -o wide` or `get ID` shows why "
+            "(each row is left as it is)"
+        )
+
+
+def _write_lines(lines: Iterable[str]) -> None:
+    """Each line and a newline on stdout, a chunk at a time, then flushed."""
+    chunk: list[str] = []
+    write = sys.stdout.write
+    for text in lines:
+        chunk.append(text)
+        if len(chunk) >= _CHUNK:
+            chunk.append("")
+            write("\n".join(chunk))
+            chunk = []
+    if chunk:
+        chunk.append("")
+        write("\n".join(chunk))
+    sys.stdout.flush()
+
+
+# -- tsv -----------------------------------------------------------------------------
+
+
+def tsv_value(value: Any) -> str:
+    """One TSV field: empty for None; a backslash doubled, then tab, newline, carriage
+    return and every other control or invisible character as its backslash escape
+    (``\\t``, ``\\n``, ``\\x1b``, ``\\u202e``), so no value can break a row."""
+    if value is None:
+        return ""
+    text = str(value)
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    return printable(text)
+
+
+def tsv_lines(
+    items: Iterable[SchedulerJobListItem], clock: _Clock, *, headers: bool = True
+) -> Iterator[str]:
+    """The header line (unless ``headers`` is False), then one line per job."""
+    if headers:
+        yield "\t".join(TSV_COLUMNS)
+    for item in items:
+        when = clock.when(item)
+        cron = item.trigger_type == "cron"
+        builtin = {True: "yes", False: "no", None: None}[item.is_builtin]
+        values: list[Any] = [
+            item.id,
+            item.name,
+            state_label(item.state),
+            item.trigger_type,
+            *(item.trigger_args.get(key) if cron else None for key in CRON_ARG_KEYS),
+            None if cron else item.trigger_args.get("description"),
+            None if when is None else when.isoformat(timespec="seconds"),
+            None if when is None else clock.seconds_left(when),
+            item.timezone,
+            builtin,
+            item.executor,
+            item.func_ref or item.func,
+            item.description,
+            item.unreadable_reason,
+        ]
+        yield "\t".join(tsv_value(v) for v in values)
+
+
+# -- the table -----------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    cells: list[str]
+    #: Another trigger's description, or None for a cron job: shown across the cron columns.
+    span: str | None
+    state: str
+
+
+def _columns(items: list[SchedulerJobListItem], *, wide: bool) -> list[str]:
+    """The columns' keys: their headings, but NEXT's, which names the zone."""
+    cron = [heading for heading, _ in CRON_COLUMNS]
+    # A restricted ISO week must not read as "every week": WEEK shows when any job has one.
+    if wide or any(i.trigger_args.get("week", "*") not in ("*", "") for i in items):
+        cron.append("WEEK")
+    columns = ["ID", "NAME", "TYPE", *cron, "NEXT", "LEFT", "STATE", "BUILTIN"]
+    if wide:
+        unreadable = any(i.state == STATE_UNREADABLE for i in items)
+        columns += _WIDE_COLUMNS if unreadable else _WIDE_COLUMNS[:-1]
+    return columns
+
+
+def _list_field(value: Any) -> str:
+    """:func:`field` at :data:`LIST_FIELD_CHARS`; ``-`` for no value. Ordinary text
+    (printable, short) is returned as it is, without a call."""
+    if not value:
+        return "-"
+    if isinstance(value, str) and len(value) <= LIST_FIELD_CHARS and value.isprintable():
+        return value
+    return field(value, LIST_FIELD_CHARS)
+
+
+def _cron_cells(keys: list[str]) -> Callable[[dict[str, str]], list[str]]:
+    """A cron job's cells, by :func:`field` at :data:`CRON_FIELD_CHARS`, remembered: the
+    same few values fill most cells."""
+    seen: dict[str, str] = {}
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        shown = seen.get(text)
+        if shown is None:
+            shown = seen[text] = field(text, CRON_FIELD_CHARS)
+        return shown
+
+    def cells(args: dict[str, str]) -> list[str]:
+        return [seen.get(v) or cell(v) for v in [args.get(k, "") for k in keys]]
+
+    return cells
+
+
+def _rows(items: list[SchedulerJobListItem], columns: list[str], clock: _Clock) -> Iterator[_Row]:
+    keys = [key for _, key in CRON_COLUMNS] + (["week"] if "WEEK" in columns else [])
+    wide = "ZONE" in columns
+    reason = "REASON" in columns
+    cron_cells = _cron_cells(keys)
+    blank = [""] * len(keys)
+    for item in items:
+        when = clock.when(item)
+        cron = item.trigger_type == "cron"
+        label = state_label(item.state)
+        span = None if cron else _list_field(item.trigger_args.get("description"))
+        cells = [
+            _list_field(item.id) if item.id else "",
+            _list_field(item.name),
+            _list_field(item.trigger_type),
+            *(cron_cells(item.trigger_args) if cron else blank),
+            clock.next_cell(when),
+            "-" if when is None else time_left(clock.seconds_left(when)),
+            label,
+            _BUILTIN[item.is_builtin],
+        ]
+        if wide:
+            values = [item.timezone, item.executor, item.func_ref or item.func, item.description]
+            if reason:
+                values.append(item.unreadable_reason)
+            cells += [_list_field(v) for v in values]
+        yield _Row(cells, span, label)
+
+
+def table_lines(
+    items: Iterable[SchedulerJobListItem],
+    clock: _Clock,
+    *,
+    wide: bool = False,
+    width: int | None = None,
+    headers: bool = True,
+    colour: bool = False,
+) -> tuple[list[str] | None, int]:
+    """The table's lines (None when there is no job) and how many jobs are unreadable.
+
+    ``width`` None: nothing is cut or dropped; else each line fits ``width`` cells as far
+    as ID and STATE allow.
+    """
+    items = list(items)
+    if not items:
+        return None, 0
+    columns = _columns(items, wide=wide)
+    headings = [f"NEXT ({clock.zone.label})" if c == "NEXT" else c for c in columns]
+    headings = [field(heading, LIST_FIELD_CHARS) for heading in headings]
+    rows = list(_rows(items, columns, clock))
+    cells_by_column = [list(column) for column in zip(*(r.cells for r in rows), strict=True)]
+    natural = [
+        max(cell_width(heading), _widest(cells))
+        for heading, cells in zip(headings, cells_by_column, strict=True)
+    ]
+    cron_at = [i for i, key in enumerate(columns) if key in _CRON_HEADING_SET]
+    spans = [r.span for r in rows]
+    span_need = max((cell_width(span) for span in spans if span is not None), default=0)
+    shown, widths = _layout(columns, natural, width, cron_at, span_need)
+    lines = [_header_line(headings, shown, widths, colour)] if headers else []
+    blocks: list[list[str]] = []
+    spanned = [i for i in shown if i in cron_at]
+    for i in shown:
+        if i in spanned:
+            if i == spanned[0]:
+                blocks.append(_cron_block(cells_by_column, spanned, widths, spans))
+            continue
+        cells = _padded(cells_by_column[i], widths[i], pad=i != shown[-1])
+        if colour and columns[i] == "STATE":
+            cells = [_coloured(cell) for cell in cells]
+        blocks.append(cells)
+    gap = " " * GAP
+    lines += [gap.join(parts).rstrip(" ") for parts in zip(*blocks, strict=True)]
+    unreadable = sum(1 for r in rows if r.state == "unreadable")
+    return lines, unreadable
+
+
+def _widest(cells: list[str]) -> int:
+    if "".join(cells).isascii():
+        return max(map(len, cells))
+    return max(map(cell_width, cells))
+
+
+def _padded(cells: list[str], width: int, *, pad: bool = True) -> list[str]:
+    """``cells`` cut to ``width`` cells where longer, then (``pad``) filled to it."""
+    if "".join(cells).isascii():
+        if max(map(len, cells)) > width:
+            cells = [fit(cell, width) for cell in cells]
+        return [cell.ljust(width) for cell in cells] if pad else cells
+    shown = []
+    for text in cells:
+        size = cell_width(text)
+        cell = text if size <= width else fit(text, width)
+        if pad:
+            cell += " " * (width - (size if cell is text else cell_width(cell)))
+        shown.append(cell)
+    return shown
+
+
+def _coloured(cell: str) -> str:
+    label = cell.rstrip(" ")
+    return f"\x1b[{_STATE_COLOUR[label]}m{label}{_RESET}{cell[len(label) :]}"
+
+
+def _cron_block(
+    cells_by_column: list[list[str]],
+    spanned: list[int],
+    widths: list[int],
+    spans: list[str | None],
+) -> list[str]:
+    """The cron columns shown, as one block per row: a cron job's fields, or another
+    trigger's description across them."""
+    width = sum(widths[i] for i in spanned) + GAP * (len(spanned) - 1)
+    gap = " " * GAP
+    joined = [
+        gap.join(parts)
+        for parts in zip(*(_padded(cells_by_column[i], widths[i]) for i in spanned), strict=True)
+    ]
+    if all(span is None for span in spans):
+        return joined
+    return [
+        text if span is None else _padded([span], width)[0]
+        for text, span in zip(joined, spans, strict=True)
+    ]
+
+
+def _layout(
+    columns: list[str],
+    natural: list[int],
+    width: int | None,
+    cron_at: list[int],
+    span_need: int,
+) -> tuple[list[int], list[int]]:
+    """The indexes of the columns shown and every column's width.
+
+    Tried in turn: every column; then without the first of :data:`DROP_ORDER`, and so
+    on. The first that fits (NAME cut to no less than :data:`NAME_MIN`) is taken; where
+    nothing fits, ID and STATE alone (the line is then longer than ``width``).
+    """
+    widths = list(natural)
+    everything = list(range(len(columns)))
+    if width is None:
+        _widen_span(everything, widths, cron_at, span_need, room=None)
+        return everything, widths
+    name = columns.index("NAME")
+    order = [key for key in DROP_ORDER if key in columns]
+    shown = everything
+    for step in range(len(order) + 1):
+        dropped = set(order[:step])
+        shown = [i for i in everything if columns[i] not in dropped]
+        total = sum(widths[i] for i in shown) + GAP * (len(shown) - 1)
+        if total <= width:
+            _widen_span(shown, widths, cron_at, span_need, room=width - total)
+            return shown, widths
+        if name in shown:
+            cut = natural[name] - (total - width)
+            if cut >= min(NAME_MIN, natural[name]):
+                widths[name] = cut
+                return shown, widths
+    return shown, widths
+
+
+def _widen_span(
+    shown: list[int], widths: list[int], cron_at: list[int], need: int, room: int | None
+) -> None:
+    """Widen the last cron column shown so another trigger's description fits across
+    the cron columns (by no more than ``room`` cells, where there is a limit)."""
+    spanned = [i for i in cron_at if i in shown]
+    if not spanned or not need:
+        return
+    have = sum(widths[i] for i in spanned) + GAP * (len(spanned) - 1)
+    more = need - have
+    if room is not None:
+        more = min(more, room)
+    if more > 0:
+        widths[spanned[-1]] += more
+
+
+def _header_line(headings: list[str], shown: list[int], widths: list[int], colour: bool) -> str:
+    padded = (_padded([headings[i]], widths[i])[0] for i in shown)
+    text = (" " * GAP).join(padded).rstrip()
+    return f"{_BOLD}{text}{_RESET}" if colour else text
