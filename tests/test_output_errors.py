@@ -163,7 +163,7 @@ def test_a_reader_that_reads_everything_gets_one_whole_document(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert len(json.loads(result.stdout)) == 300
+    assert len(json.loads(result.stdout)["items"]) == 300
 
 
 def test_the_readme_and_the_architecture_document_the_two_shell_exit_codes() -> None:

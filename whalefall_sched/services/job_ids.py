@@ -37,6 +37,8 @@ def check_job_id(job_id: str, where: str) -> None:
 
 #: At most this many ids are suggested for an unknown one.
 SUGGESTIONS = 3
+#: How near an id must be to be suggested (``difflib.get_close_matches``' default).
+CUTOFF = 0.6
 
 
 def find_job(repository: JobStoreRepository, given: str) -> StoredJob:
@@ -84,9 +86,31 @@ def resolve_name(repository: JobStoreRepository, given: str, not_found: JobNotFo
             "give one of their ids",
             named,
         ) from None
-    near = difflib.get_close_matches(given, ids, n=SUGGESTIONS)
+    near = nearest_ids(given, ids)
     if not near:
         raise not_found
     raise JobNotFoundError(
         f"job {given!r} not found in {where}. Did you mean: {', '.join(near)}?", near
     ) from None
+
+
+def nearest_ids(given: str, ids: list[str]) -> list[str]:
+    """At most :data:`SUGGESTIONS` of ``ids`` near ``given`` (``difflib``'s ratio of at
+    least 0.6, as ``get_close_matches``), nearest first, equally near ones in id order;
+    letter case ignored: ``SYNC_ACOUNTS`` finds ``sync_accounts``."""
+    by_folded: dict[str, list[str]] = {}
+    for job_id in ids:
+        by_folded.setdefault(job_id.casefold(), []).append(job_id)
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(given.casefold())
+    scored: list[tuple[float, str]] = []
+    for key in by_folded:
+        matcher.set_seq1(key)
+        if (
+            matcher.real_quick_ratio() >= CUTOFF
+            and matcher.quick_ratio() >= CUTOFF
+            and matcher.ratio() >= CUTOFF
+        ):
+            scored.append((-matcher.ratio(), key))
+    scored.sort()
+    return [job_id for _, key in scored for job_id in sorted(by_folded[key])][:SUGGESTIONS]
