@@ -106,11 +106,9 @@ def nearest_ids(given: str, ids: list[str]) -> list[str]:
     scored: list[tuple[float, str]] = []
     for key in by_folded:
         matcher.set_seq1(key)
-        if (
-            matcher.real_quick_ratio() >= CUTOFF
-            and matcher.quick_ratio() >= CUTOFF
-            and matcher.ratio() >= CUTOFF
-        ):
-            scored.append((-matcher.ratio(), key))
+        if matcher.real_quick_ratio() >= CUTOFF and matcher.quick_ratio() >= CUTOFF:
+            ratio = matcher.ratio()
+            if ratio >= CUTOFF:
+                scored.append((-ratio, key))
     scored.sort()
     return [job_id for _, key in scored for job_id in sorted(by_folded[key])][:SUGGESTIONS]
