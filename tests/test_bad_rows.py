@@ -308,7 +308,7 @@ def test_bad_states_are_listed_unreadable_beside_the_good_rows(
 
     listed = cli("list", "-o", "json", url=stock.url)
     assert listed.exit_code == 0, listed.output
-    documents = {d["id"]: d for d in json.loads(listed.stdout)}
+    documents = {d["id"]: d for d in json.loads(listed.stdout)["items"]}
     assert documents["good_cron"]["state"] == STATE_RUNNING
     assert documents["good_cron"]["kwargs"] == {"x": 1}
     assert documents["good_paused"]["state"] == STATE_PAUSED
@@ -322,7 +322,7 @@ def test_bad_states_are_listed_unreadable_beside_the_good_rows(
     assert report["healthy"] is False
     assert report["jobs"]["unreadable"] == len(BAD_STATES)
     assert report["jobs"]["running"] + report["jobs"]["paused"] == len(GOOD_JOBS)
-    reasons = {entry["id"]: entry["reason"] for entry in report["unreadable"]}
+    reasons = {entry["id"]: entry["unreadable_reason"] for entry in report["unreadable"]}
     assert set(reasons) == set(BAD_STATES)
     assert BAD_STATES["grace_str"][1] in reasons["grace_str"]
 
@@ -391,7 +391,7 @@ def test_what_escapes_the_shape_check_still_hides_no_other_row(
 
     listed = cli("list", "-o", "json", url=sqlite_stock.url)
     assert listed.exit_code == 0, listed.output
-    documents = {d["id"]: d for d in json.loads(listed.stdout)}
+    documents = {d["id"]: d for d in json.loads(listed.stdout)["items"]}
     assert documents["good_cron"]["state"] == STATE_RUNNING
     for job_id in bad:
         assert documents[job_id]["state"] == STATE_UNREADABLE
@@ -402,7 +402,7 @@ def test_what_escapes_the_shape_check_still_hides_no_other_row(
     assert status.exit_code == 4, status.output
     unreadable = json.loads(status.stdout)["unreadable"]
     assert [entry["id"] for entry in unreadable] == ["int_next_run_time"]
-    assert "TypeError" in unreadable[0]["reason"]
+    assert "TypeError" in unreadable[0]["unreadable_reason"]
 
     shown = cli("get", "kwargs_str", "-o", "json", url=sqlite_stock.url)
     assert shown.exit_code == 0, shown.output
@@ -464,7 +464,7 @@ def _check_odd_rows_listed_and_replaced(
     before = stock.fingerprint()
     listed = cli("list", "-o", "json", url=stock.url)
     assert listed.exit_code == 0, listed.output
-    documents = {d["id"]: d for d in json.loads(listed.stdout)}
+    documents = {d["id"]: d for d in json.loads(listed.stdout)["items"]}
     assert documents["good_cron"]["state"] == STATE_RUNNING
     assert documents["good_paused"]["state"] == STATE_PAUSED
     for job_id, (_, says) in columns.items():
@@ -582,7 +582,7 @@ def test_a_next_run_time_column_that_is_not_a_time_is_unreadable(
         stock.insert_raw(job_id, state, column)
     listed = cli("list", "-o", "json", url=stock.url)
     assert listed.exit_code == 0, listed.output
-    documents = {d["id"]: d for d in json.loads(listed.stdout)}
+    documents = {d["id"]: d for d in json.loads(listed.stdout)["items"]}
     for job_id, column in columns.items():
         says = f"next_run_time column holds {column!r}, not a time"
         assert documents[job_id]["unreadable_reason"] == says

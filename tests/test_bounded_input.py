@@ -208,7 +208,7 @@ def test_list_warns_once_about_a_tasks_file_past_a_limit(
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith("warning: tasks file") and result.stderr.count("\n") == 1
     assert "over the node limit" in result.stderr
-    assert json.loads(result.stdout)[0]["is_builtin"] is None
+    assert json.loads(result.stdout)["items"][0]["is_builtin"] is None
 
 
 # -- trigger parameters and the fire-time search -------------------------------------------

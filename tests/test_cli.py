@@ -50,6 +50,11 @@ def _json(result: Any) -> Any:
     return json.loads(result.stdout)
 
 
+def _items(result: Any) -> Any:
+    """The items of a ``list -o json`` document."""
+    return _json(result)["items"]
+
+
 def _error_lines(result: Any) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.strip()]
 
@@ -125,7 +130,7 @@ def test_version(cli: Invoke) -> None:
 def test_list_json(cli: Invoke, loaded: str) -> None:
     result = cli("list", "-o", "json", url=loaded)
     assert result.exit_code == 0, result.output
-    items = _json(result)
+    items = _items(result)
     assert [i["id"] for i in items] == BUNDLED_IDS
     assert items[0].keys() >= HOST_LIST_FIELDS
 
@@ -380,7 +385,7 @@ def test_url_from_the_environment_and_the_option_wins(
     monkeypatch.setenv("WHALEFALL_SCHED_URL", loaded)
     from_env = cli("list", "-o", "json")
     assert from_env.exit_code == 0, from_env.output
-    assert [i["id"] for i in _json(from_env)] == BUNDLED_IDS
+    assert [i["id"] for i in _items(from_env)] == BUNDLED_IDS
     other = f"sqlite:///{tmp_path / 'other.db'}"
     from_option = cli("list", url=other)
     assert from_option.exit_code == ExitCode.CONFLICT
@@ -394,7 +399,7 @@ def test_table_from_the_environment_and_the_option_wins(
     monkeypatch.setenv("WHALEFALL_SCHED_TABLE", "custom_jobs")
     from_env = cli("list", "-o", "json", url=sqlite_url)
     assert from_env.exit_code == 0, from_env.output
-    assert [i["id"] for i in _json(from_env)] == ["in_custom"]
+    assert [i["id"] for i in _items(from_env)] == ["in_custom"]
     from_option = cli("--table", "apscheduler_jobs", "list", url=sqlite_url)
     assert from_option.exit_code == ExitCode.CONFLICT
     assert "apscheduler_jobs" in from_option.stderr
@@ -407,7 +412,7 @@ def test_schema_from_the_environment_and_the_option_wins(
     monkeypatch.setenv("WHALEFALL_SCHED_SCHEMA", "main")
     from_env = cli("list", "-o", "json", url=loaded)
     assert from_env.exit_code == 0, from_env.output
-    assert len(_json(from_env)) == 5
+    assert len(_items(from_env)) == 5
     monkeypatch.setenv("WHALEFALL_SCHED_SCHEMA", "nosuch")
     assert cli("list", url=loaded).exit_code != 0
     from_option = cli("--schema", "main", "list", "-o", "json", url=loaded)
@@ -495,10 +500,10 @@ def test_list_state_filter(cli: Invoke, loaded: str) -> None:
     assert cli("pause", "cleanup_logs", "sync_accounts", url=loaded).exit_code == 0
     paused = cli("list", "--state", "paused", "-o", "json", url=loaded)
     assert paused.exit_code == 0, paused.output
-    assert [i["id"] for i in _json(paused)] == ["cleanup_logs", "sync_accounts"]
-    assert {i["state"] for i in _json(paused)} == {"STATE_PAUSED"}
+    assert [i["id"] for i in _items(paused)] == ["cleanup_logs", "sync_accounts"]
+    assert {i["state"] for i in _items(paused)} == {"STATE_PAUSED"}
     running = cli("list", "--state", "running", "-o", "json", url=loaded)
-    assert [i["id"] for i in _json(running)] == [
+    assert [i["id"] for i in _items(running)] == [
         "calculate_database_size_aggregations",
         "collect_database_sizes",
         "monitor_partition_health",
@@ -580,7 +585,7 @@ def test_no_week_column_when_no_job_restricts_week(cli: Invoke, loaded: str) -> 
 
 
 def _states(cli: Invoke, url: str) -> dict[str, str]:
-    return {i["id"]: i["state"] for i in _json(cli("list", "-o", "json", url=url))}
+    return {i["id"]: i["state"] for i in _items(cli("list", "-o", "json", url=url))}
 
 
 def test_pause_several_ids_one_unknown_acts_on_the_others(cli: Invoke, loaded: str) -> None:

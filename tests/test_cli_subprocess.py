@@ -83,7 +83,7 @@ def test_default_store_round_trip(run, tmp_path: Path) -> None:
 
     listed = run("list", "-o", "json")
     assert listed.returncode == 0, listed.stderr
-    items = json.loads(listed.stdout)
+    items = json.loads(listed.stdout)["items"]
     assert [i["id"] for i in items] == BUNDLED_IDS
     assert {i["state"] for i in items} == {"STATE_RUNNING"}
 

@@ -91,7 +91,7 @@ def test_schema_on_postgres(
 
     listed = cli("--schema", SCHEMA, "list", "-o", "json", url=store_url)
     assert listed.exit_code == 0, listed.output
-    assert [i["id"] for i in json.loads(listed.stdout)] == sorted(before)
+    assert [i["id"] for i in json.loads(listed.stdout)["items"]] == sorted(before)
     assert schema_stock.raw() == before  # reading changed nothing
 
     got = cli("--schema", SCHEMA, "get", "sync_accounts", "-o", "json", url=store_url)

@@ -153,7 +153,7 @@ def test_cli_pause_renders_the_services_result(cli: Invoke, two_jobs: StockStore
     result = cli("pause", "a", "nope", "-o", "json", url=two_jobs.url)
     assert result.exit_code == ExitCode.NOT_FOUND
     document = json.loads(result.stdout)
-    assert list(document) == ["results", "errors", "error"]
+    assert list(document) == ["schema_version", "results", "errors", "error"]
     assert [r["id"] for r in document["results"]] == ["a"]
     assert document["errors"] == [{"id": "nope", "error": document["error"]}]
     assert document["error"]["code"] == "not_found"
@@ -162,7 +162,7 @@ def test_cli_pause_renders_the_services_result(cli: Invoke, two_jobs: StockStore
 
     ok = cli("resume", "a", "b", "-o", "json", url=two_jobs.url)
     assert ok.exit_code == 0, ok.output
-    assert list(json.loads(ok.stdout)) == ["results", "errors"]
+    assert list(json.loads(ok.stdout)) == ["schema_version", "results", "errors", "error"]
 
 
 # -- the tasks file is read only by the commands that need it ---------------------------
@@ -211,7 +211,7 @@ def test_list_with_a_broken_tasks_file_warns_and_shows_is_builtin_unknown(
 ) -> None:
     result = cli("--tasks", str(broken), "list", "-o", "json", url=two_jobs.url)
     assert result.exit_code == 0, result.output
-    items = json.loads(result.stdout)
+    items = json.loads(result.stdout)["items"]
     assert [(i["id"], i["is_builtin"], i["description"]) for i in items] == [
         ("a", None, None),
         ("b", None, None),

@@ -219,7 +219,7 @@ def _verify(
     # show the committed rows (from a rolled-back private copy), not fail.
     listed = cli("list", "-o", "json", url=url)
     assert listed.exit_code == 0, listed.output
-    items = json.loads(listed.stdout)
+    items = json.loads(listed.stdout)["items"]
     raw = target.stock.raw()
     ids = set(raw)
     if ids == set(target.old):
@@ -357,7 +357,7 @@ def test_sqlite_read_after_a_writer_killed_mid_commit(
     )
     try:
         assert listed.exit_code == 0, listed.stderr
-        assert sorted(i["id"] for i in json.loads(listed.stdout)) == sorted(old)
+        assert sorted(i["id"] for i in json.loads(listed.stdout)["items"]) == sorted(old)
     finally:
         assert sqlite_stock.raw() == old  # a read-write open rolls the journal back
 

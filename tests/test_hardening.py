@@ -122,7 +122,7 @@ def test_a_crashed_wal_store_is_read_without_creating_files(
     on_disk = {p.name: p.read_bytes() for p in crashed.iterdir()}
     result = cli("list", "-o", "json", url=f"sqlite:///{copy}")
     assert result.exit_code == 0, result.output
-    assert [item["id"] for item in json.loads(result.stdout)] == ["b"]
+    assert [item["id"] for item in json.loads(result.stdout)["items"]] == ["b"]
     assert sorted(p.name for p in crashed.iterdir()) == listing
     assert {p.name: p.read_bytes() for p in crashed.iterdir()} == on_disk
 

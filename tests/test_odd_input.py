@@ -136,7 +136,7 @@ def test_an_empty_schema_is_no_schema(cli: Invoke, sqlite_stock: StockStore) -> 
     sqlite_stock.add(JOB)
     result = cli("--schema", "", "list", "-o", "json", url=sqlite_stock.url)
     assert result.exit_code == 0, result.output
-    assert [item["id"] for item in json.loads(result.stdout)] == ["a"]
+    assert [item["id"] for item in json.loads(result.stdout)["items"]] == ["a"]
 
 
 # -- ids --------------------------------------------------------------------------------

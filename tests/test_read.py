@@ -258,7 +258,9 @@ def test_cron_job_with_week_and_year(
         "name": "weekly report",
         "description": None,
         "next_run_time": "2030-03-04T03:00:00+08:00",
+        "next_run_time_utc": "2030-03-03T19:00:00Z",
         "last_run_time": None,
+        "last_run_time_utc": None,
         "trigger_type": "cron",
         "trigger_args": {
             "second": "0",
@@ -383,12 +385,13 @@ def test_get_unknown_job_is_not_found(
 def test_cli_list_and_get_json(populated: StockStore, cli: Invoke) -> None:
     result = cli("list", "-o", "json", url=populated.url)
     assert result.exit_code == 0, result.output
-    documents = json.loads(result.stdout)
+    documents = json.loads(result.stdout)["items"]
     assert [d["id"] for d in documents] == sorted(EXPECTED_TYPES)
     by_id = {d["id"]: d for d in documents}
     assert by_id["date_pytz"]["next_run_time"] == "2031-03-04T00:00:00+08:00"
     assert by_id["paused_stock"]["state"] == STATE_PAUSED
-    paused = json.loads(cli("list", "--state", "paused", "-o", "json", url=populated.url).stdout)
+    listed = cli("list", "--state", "paused", "-o", "json", url=populated.url)
+    paused = json.loads(listed.stdout)["items"]
     assert [d["id"] for d in paused] == ["paused_added", "paused_stock"]
     detail = json.loads(cli("get", "cron_week", "-o", "json", url=populated.url).stdout)
     assert detail["trigger"] == "cron[year='2030-2032', week='10-20', day_of_week='mon', hour='3']"
@@ -482,7 +485,7 @@ def test_job_whose_module_is_missing_is_listed_without_importing_it(
     detail = service.get_job("vanished")
     assert detail.func == f"{name}:Holder.run"
     assert detail.trigger == "cron[hour='4']"
-    documents = json.loads(cli("list", "-o", "json", url=stock.url).stdout)
+    documents = json.loads(cli("list", "-o", "json", url=stock.url).stdout)["items"]
     assert {d["id"]: d["func"] for d in documents} == {
         "vanished": f"{name}:Holder.run",
         "vanished_paused": f"{name}:task",
@@ -590,7 +593,7 @@ def test_unreadable_rows_are_listed_and_kept(
 
     result = cli("list", "-o", "json", url=stock.url)
     assert result.exit_code == 0, result.output
-    documents = {d["id"]: d for d in json.loads(result.stdout)}
+    documents = {d["id"]: d for d in json.loads(result.stdout)["items"]}
     assert documents["u_crafted"]["state"] == STATE_UNREADABLE
     assert documents["u_crafted"]["unreadable_reason"].startswith(UNREADABLE_REASONS["u_crafted"])
     assert cli("list", url=stock.url).exit_code == 0

@@ -129,7 +129,7 @@ def test_run_returns_the_thread_name_and_runs_the_function_in_that_thread(
     ]
     assert result.succeeded is True
     assert result.error is None
-    assert result.job_id == "custom_job"
+    assert result.id == "custom_job"
     assert result.thread_name == "custom_job_manual"
     assert result.func == "tests.jobs:record"
     assert isinstance(result.duration_seconds, float)

@@ -32,8 +32,18 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="run needs os.fo
 #: A subprocess that is still running after this long has lingered (the tasks that would
 #: keep it alive sleep 30 s); no test asserts a tighter time than this.
 LINGER = 20
-#: The keys of a run's JSON document before the timeout and isolation keys were added.
-SEED_KEYS = ["job_id", "thread_name", "succeeded", "duration_seconds", "func", "args", "kwargs"]
+#: The keys of a run's JSON document before the timeout and isolation keys were added
+#: (the seed's ``job_id`` is ``id``, as in every other document).
+SEED_KEYS = [
+    "schema_version",
+    "id",
+    "thread_name",
+    "succeeded",
+    "duration_seconds",
+    "func",
+    "args",
+    "kwargs",
+]
 
 
 def _gone(pid: int) -> bool:

@@ -150,7 +150,7 @@ def test_get_shows_every_field_escaped(cli: Invoke, hostile: StockStore, tmp_pat
 def test_json_of_a_hostile_store_is_exact(cli: Invoke, hostile: StockStore) -> None:
     result = cli("list", "-o", "json", url=hostile.url)
     assert result.exit_code == 0, result.output
-    evil = json.loads(result.stdout)[0]
+    evil = json.loads(result.stdout)["items"][0]
     assert evil["name"] == "name" + HOSTILE
     assert evil["args"] == ["arg" + HOSTILE + "\udc9b"]
     assert evil["kwargs"] == {"key\x1b": "value\x9b\n"}
@@ -167,7 +167,7 @@ def test_a_lone_surrogate_reaches_a_real_stdout_as_an_escape(
     result = _child("--url", sqlite_stock.url, "list", "-o", "json", env=env)
     assert result.returncode == 0, result.stderr
     result.stdout.decode(encoding)  # what the terminal's encoding can hold
-    [item] = json.loads(result.stdout)
+    [item] = json.loads(result.stdout)["items"]
     assert (item["name"], item["args"]) == ("同步", ["x\ud800"])
     table = _child("--url", sqlite_stock.url, "get", "同步", env=env)
     assert table.returncode == 0, table.stderr
@@ -281,7 +281,7 @@ def test_a_megabyte_name_of_newlines_is_cut_in_the_table_and_whole_in_json(
     assert "small" in text
     document = _child("--url", sqlite_stock.url, "list", "-o", "json")
     assert document.returncode == 0, document.stderr
-    assert json.loads(document.stdout)[0]["name"] == "\n" * size
+    assert json.loads(document.stdout)["items"][0]["name"] == "\n" * size
 
 
 def test_each_table_cuts_long_fields_and_says_how_much(

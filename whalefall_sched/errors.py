@@ -30,12 +30,20 @@ class ExitCode(IntEnum):
 
 
 def error_object(
-    code: str, message: str, exit_code: int, problems: Sequence[str] = ()
+    code: str,
+    message: str,
+    exit_code: int,
+    problems: Sequence[str] = (),
+    suggestions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The error object of every failure: ``{"code", "message", "exit_code"[, "problems"]}``."""
+    """The error object of every failure: ``{"code", "message", "exit_code"}``, plus
+    ``problems`` and ``suggestions`` (job ids the operator may have meant) when there are
+    some."""
     error: dict[str, Any] = {"code": code, "message": message, "exit_code": int(exit_code)}
     if problems:
         error["problems"] = list(problems)
+    if suggestions:
+        error["suggestions"] = list(suggestions)
     return error
 
 
@@ -48,6 +56,8 @@ class WhaleFallSchedError(Exception):
     exit_code: ClassVar[ExitCode] = ExitCode.SYSTEM
     #: Details listed one per line under the message (a tasks file's problems).
     problems: Sequence[str] = ()
+    #: Job ids the operator may have meant (an unknown id, an ambiguous name).
+    suggestions: Sequence[str] = ()
 
     def summary(self) -> str:
         """The message without any list of details."""
@@ -58,7 +68,11 @@ class WhaleFallSchedError(Exception):
         keep = mask or str
         message = self.summary() if self.problems else str(self)
         return error_object(
-            self.code, keep(message), self.exit_code, [keep(p) for p in self.problems]
+            self.code,
+            keep(message),
+            self.exit_code,
+            [keep(p) for p in self.problems],
+            [keep(s) for s in self.suggestions],
         )
 
 
@@ -89,10 +103,24 @@ class TasksFileError(InvalidInputError):
 
 
 class JobNotFoundError(WhaleFallSchedError):
-    """No job with that id is in the store (the seed's NotFoundError)."""
+    """No job with that id (nor, where names are accepted, that name) is in the store
+    (the seed's NotFoundError); ``suggestions`` holds the nearest ids."""
 
     code = "not_found"
     exit_code = ExitCode.NOT_FOUND
+
+    def __init__(self, message: str, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = list(suggestions)
+
+
+class AmbiguousJobNameError(InvalidInputError):
+    """A job name given for an id is the name of several jobs (exit 2: give an id);
+    ``suggestions`` holds their ids."""
+
+    def __init__(self, message: str, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = list(suggestions)
 
 
 class StoreConflictError(WhaleFallSchedError):

@@ -280,7 +280,7 @@ class Wfs:
         """``list -o json``, which must succeed."""
         result = self.run("list", "-o", "json")
         assert result.returncode == 0, describe_result(result)
-        items: list[dict[str, Any]] = json.loads(result.stdout)
+        items: list[dict[str, Any]] = json.loads(result.stdout)["items"]
         return items
 
 

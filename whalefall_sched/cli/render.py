@@ -13,7 +13,7 @@ import codecs
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from whalefall_sched.cli.terminal import (
     field,
 )
 from whalefall_sched.services.dto import (
+    SCHEMA_VERSION,
     STATE_PAUSED,
     STATE_RUNNING,
     JobActionsResult,
@@ -93,33 +94,95 @@ def json_text(document: Any, *, ascii_only: bool = False) -> str:
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
+def _stdout_is_utf8() -> bool:
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
+
+
 def print_json(document: Any) -> None:
     """Exactly one JSON document on stdout: UTF-8 text, or ASCII escapes where stdout's
     encoding is not UTF-8 (``PYTHONIOENCODING=ascii``, say)."""
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    try:
-        utf8 = codecs.lookup(encoding).name == "utf-8"
-    except LookupError:
-        utf8 = False
-    sys.stdout.write(json_text(document, ascii_only=not utf8) + "\n")
+    sys.stdout.write(json_text(document, ascii_only=not _stdout_is_utf8()) + "\n")
     sys.stdout.flush()
 
 
-def json_document(result: Any) -> Any:
-    """The JSON document of a result object."""
+_END = object()
+#: How :func:`json_text` ends a document whose last value is null.
+_NULL_TAIL = "null\n}"
+
+
+def json_chunks(
+    head: dict[str, Any], key: str, items: Iterable[Any], *, ascii_only: bool = False
+) -> Iterator[str]:
+    """The text of ``json_text({**head, key: list(items)})``, piece by piece: the head,
+    then each item as ``items`` yields it, then the tail. Holds one item at a time.
+
+    The first item is read before anything is yielded, so an error reading the store
+    leaves nothing written.
+    """
+    if key in head:
+        raise ValueError(f"{key!r} must be the document's last key")
+    iterator = iter(items)
+    first = next(iterator, _END)
+    opening = json_text({**head, key: None}, ascii_only=ascii_only)
+    yield opening[: -len(_NULL_TAIL)]
+    if first is _END:
+        yield "[]\n}"
+        return
+
+    def indented(item: Any) -> str:
+        # JSON text never holds a raw newline inside a string: each line is a line of JSON
+        return "    " + json_text(item, ascii_only=ascii_only).replace("\n", "\n    ")
+
+    yield "[\n" + indented(first)
+    for item in iterator:
+        yield ",\n" + indented(item)
+    yield "\n  ]\n}"
+
+
+def print_json_items(items: Iterable[Any]) -> None:
+    """``{"schema_version": 1, "items": [...]}`` on stdout, written as ``items`` yields
+    each document: memory does not grow with the number of items. The same bytes as
+    :func:`print_json` of the whole document."""
+    ascii_only = not _stdout_is_utf8()
+    for chunk in json_chunks(_envelope(), "items", items, ascii_only=ascii_only):
+        sys.stdout.write(chunk)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _envelope(**document: Any) -> dict[str, Any]:
+    """A JSON document: an object whose first key is ``schema_version``."""
+    return {"schema_version": SCHEMA_VERSION, **document}
+
+
+def error_document(error: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document of a failure: ``{"schema_version": 1, "error": {...}}``."""
+    return _envelope(error=error)
+
+
+def json_document(result: Any) -> dict[str, Any]:
+    """The JSON document of a result object: an object, ``schema_version`` first (the
+    ``list`` result's items under ``items``)."""
     if isinstance(result, JobList):
-        return [item.to_dict() for item in result.items]
+        return _envelope(items=[item.to_dict() for item in result.items])
     document = result.to_dict()
     if isinstance(result, ManualRunResult) and not result.succeeded:
         # Every failure carries the same error object; a failed run exits 1.
         document["error"] = result.error_dict()
-    return document
+    return _envelope(**document)
 
 
 def render(result: Any, output: OutputFormat) -> None:
     """Print ``result`` as JSON or as tables, whichever ``output`` says."""
     if output is OutputFormat.json:
-        print_json(json_document(result))
+        if isinstance(result, JobList):
+            print_json_items(item.to_dict() for item in result.items)
+        else:
+            print_json(json_document(result))
         return
     if isinstance(result, JobList):
         from whalefall_sched.cli.list_view import ListOptions, render_list
@@ -143,9 +206,9 @@ def render(result: Any, output: OutputFormat) -> None:
 
 def render_error(error: dict[str, Any], output: OutputFormat) -> None:
     """An error object (``WhaleFallSchedError.to_dict()``) as one ``Error:`` line on stderr,
-    then one line per problem; with ``-o json`` also ``{"error": ...}`` on stdout."""
+    then one line per problem; with ``-o json`` also :func:`error_document` on stdout."""
     if output is OutputFormat.json:
-        print_json({"error": error})
+        print_json(error_document(error))
     err_line(f"Error: {error['message']}")
     problems = error.get("problems", [])
     for problem in problems[:PROBLEM_LINES]:

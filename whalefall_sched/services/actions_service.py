@@ -20,7 +20,7 @@ from whalefall_sched.services.dto import (
     iso,
 )
 from whalefall_sched.services.fire_times import FireTimeSearchLimitError, next_fire_time
-from whalefall_sched.services.job_ids import check_job_id
+from whalefall_sched.services.job_ids import by_id_or_name
 from whalefall_sched.services.manual_run import BACKGROUND_EXECUTION_EXCEPTIONS, ManualRuns
 from whalefall_sched.services.replacement import MAX_BACKUP_BYTES, Replacement, Replacements
 from whalefall_sched.services.wake_up import after_commit, wake_up_notes
@@ -55,8 +55,8 @@ class SchedulerActionsService(ManualRuns, Replacements):
         outcomes: list[JobActionOutcome] = []
         for job_id in dict.fromkeys(job_ids):
             try:
-                check_job_id(job_id, self._repo.where)
-                outcomes.append(JobActionOutcome(job_id, result=act(job_id)))
+                result = by_id_or_name(self._repo, job_id, act)
+                outcomes.append(JobActionOutcome(job_id, result=result))
             except WhaleFallSchedError as exc:
                 outcomes.append(JobActionOutcome(job_id, error=exc))
         return JobActionsResult(action, outcomes)

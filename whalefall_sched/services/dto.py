@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ClassVar, Literal
 
 from whalefall_sched.errors import (
     ExitCode,
@@ -18,11 +18,44 @@ from whalefall_sched.errors import (
 STATE_RUNNING = "STATE_RUNNING"
 STATE_PAUSED = "STATE_PAUSED"
 STATE_UNREADABLE = "STATE_UNREADABLE"
+#: The version of the JSON documents' shape (``schema_version``, the first key of each).
+SCHEMA_VERSION = 1
+#: What a count of ``StoreStatus.jobs`` is when the store cannot be read: unknown.
+UNKNOWN_JOB_COUNTS: dict[str, int | None] = dict.fromkeys(
+    ("total", "running", "paused", "unreadable")
+)
 
 
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 with its offset, or None."""
     return value.isoformat() if value is not None else None
+
+
+def utc_z(value: str | None) -> str | None:
+    """An ISO 8601 time (with its offset) as UTC in whole seconds, ending in ``Z``
+    (``2026-12-02T17:00:00Z``, what ``jq``'s ``fromdateiso8601`` reads); None for None,
+    and for a time UTC cannot hold (before year 1 or after 9999)."""
+    if value is None:
+        return None
+    when = datetime.fromisoformat(value)
+    try:
+        utc = when.astimezone(UTC) if when.tzinfo is not None else when
+    except OverflowError:
+        return None
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+    )
+
+
+def with_utc(document: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``document`` with ``<key>_utc`` (:func:`utc_z`) right after each of ``keys``."""
+    out: dict[str, Any] = {}
+    for key, value in document.items():
+        out[key] = value
+        if key in keys:
+            out[f"{key}_utc"] = utc_z(value)
+    return out
 
 
 def jsonable(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
@@ -43,9 +76,15 @@ def jsonable(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
 
 
 class _Dict:
+    #: The fields holding a time (ISO 8601 with its offset): each is followed in the JSON
+    #: by ``<field>_utc``, the same time in UTC, whole seconds, ending in ``Z``.
+    TIME_FIELDS: ClassVar[tuple[str, ...]] = ()
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of this result."""
-        return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        document = {f.name: jsonable(getattr(self, f.name)) for f in fields}
+        return with_utc(document, self.TIME_FIELDS) if self.TIME_FIELDS else document
 
 
 @dataclass(frozen=True)
@@ -56,6 +95,8 @@ class SchedulerJobListItem(_Dict):
     job's ``module:attr`` reference is called ``func_ref``. ``is_builtin`` and
     ``description`` are None when the tasks file could not be read.
     """
+
+    TIME_FIELDS = ("next_run_time", "last_run_time")
 
     id: str
     name: str | None
@@ -84,7 +125,10 @@ class SchedulerJobListItem(_Dict):
 
 @dataclass(frozen=True)
 class SchedulerJobDetail(_Dict):
-    """One job as the host API's detail shows it, plus the list's fields."""
+    """One job as the host API's detail shows it, plus every field of the list's item
+    (``tests/test_json_contract.py`` keeps them in step)."""
+
+    TIME_FIELDS = ("next_run_time", "last_run_time")
 
     id: str
     name: str | None
@@ -103,11 +147,16 @@ class SchedulerJobDetail(_Dict):
     is_builtin: bool | None = False
     executor: str | None = None
     unreadable_reason: str | None = None
+    #: Always None: a job state does not record its last run (as in the list).
+    last_run_time: str | None = None
+    func_ref: str | None = None
 
 
 @dataclass(frozen=True)
 class JobActionResult(_Dict):
     """Outcome of a pause or resume of one job."""
+
+    TIME_FIELDS = ("next_run_time",)
 
     id: str
     action: str
@@ -174,12 +223,12 @@ class JobActionsResult:
         return list(dict.fromkeys(note for r in self.results for note in r.notes))
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"results": [...], "errors": [{"id", "error"}...]}``, plus the first ``error``."""
+        """``{"results": [...], "errors": [{"id", "error"}...], "error": ...}``: ``error``
+        is the first id's error, None when every id was done."""
         errors = [{"id": job_id, "error": error.to_dict()} for job_id, error in self.errors]
         document: dict[str, Any] = {"results": [r.to_dict() for r in self.results]}
         document["errors"] = errors
-        if errors:
-            document["error"] = errors[0]["error"]
+        document["error"] = errors[0]["error"] if errors else None
         return document
 
 
@@ -192,7 +241,7 @@ class ManualRunResult(_Dict):
     (``os._exit``), or ran past the timeout (``timed_out``).
     """
 
-    job_id: str
+    id: str
     thread_name: str
     succeeded: bool
     duration_seconds: float
@@ -290,7 +339,9 @@ class StoreStatus(_Dict):
     healthy: bool
     #: Why the store is not healthy, one sentence each.
     reasons: list[str]
-    jobs: dict[str, int]
+    #: Counts by state (``total``, ``running``, ``paused``, ``unreadable``); each None
+    #: when the store cannot be read.
+    jobs: dict[str, int | None]
     unreadable: list[dict[str, Any]]
     #: Jobs whose next run time is older than now minus their misfire grace.
     overdue: list[dict[str, Any]]
@@ -302,6 +353,18 @@ class StoreStatus(_Dict):
     error: dict[str, Any] | None = None
     #: What the operator should know about how health was judged (no effect on it).
     notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document: each time also in UTC (``next_wakeup_utc``, and the overdue
+        jobs' ``next_run_time_utc``); an unreadable row's reason as ``unreadable_reason``,
+        the key ``list`` and ``get`` use."""
+        document = with_utc(super().to_dict(), ("next_wakeup",))
+        document["unreadable"] = [
+            {("unreadable_reason" if k == "reason" else k): v for k, v in row.items()}
+            for row in document["unreadable"]
+        ]
+        document["overdue"] = [with_utc(row, ("next_run_time",)) for row in document["overdue"]]
+        return document
 
     @property
     def exit_code(self) -> int:

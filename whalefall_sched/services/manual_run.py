@@ -32,6 +32,7 @@ from whalefall_sched.services.dto import (
     ManualRunResult,
 )
 from whalefall_sched.services.imports import ImportRefError, import_ref
+from whalefall_sched.services.job_ids import find_job
 
 logger = logging.getLogger("whalefall_sched.actions")
 
@@ -91,7 +92,7 @@ class _ManualRun:
     def result(self, **changes: Any) -> ManualRunResult:
         """The run's result as it stands, with ``changes``."""
         values: dict[str, Any] = {
-            "job_id": self.job_id,
+            "id": self.job_id,
             "thread_name": self.thread_name,
             "succeeded": self.done.is_set() and self.error is None,
             "duration_seconds": round(self.duration, 3),
@@ -229,7 +230,10 @@ class ManualRuns(ActionsBase):
         """Read and check the job to run; nothing of the host app is imported yet."""
         # first: a broken tasks file stops the run before the store is read
         manual_kwargs = self.manual_kwargs(job_id, created_by)
-        job = self._repo.get_job(job_id)
+        job = find_job(self._repo, job_id)
+        if job.id != job_id:  # given by its name
+            job_id = job.id
+            manual_kwargs = self.manual_kwargs(job_id, created_by)
         if job.decoded is None:
             raise StoreConflictError(
                 f"job {job_id!r} cannot be decoded ({job.unreadable_reason}); not run"

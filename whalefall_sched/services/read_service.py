@@ -15,12 +15,13 @@ from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
     STATE_UNREADABLE,
+    UNKNOWN_JOB_COUNTS,
     SchedulerJobDetail,
     SchedulerJobListItem,
     StoreStatus,
     iso,
 )
-from whalefall_sched.services.job_ids import check_job_id
+from whalefall_sched.services.job_ids import find_job
 from whalefall_sched.services.tasks_file import TasksFile
 from whalefall_sched.services.timeline_dto import JobNextFireTimes
 from whalefall_sched.services.triggers import trigger_args, trigger_type
@@ -101,10 +102,10 @@ class SchedulerJobsReadService:
                     yield item
 
     def get_job(self, job_id: str) -> SchedulerJobDetail:
-        """One job's details; raises :class:`JobNotFoundError` for an unknown id."""
-        check_job_id(job_id, self._repo.where)
+        """One job's details, by id or else by exact name (``job_ids.find_job``); raises
+        :class:`JobNotFoundError` for an unknown one."""
         with _as_system_error("获取任务详情失败 (reading the job failed)"):
-            job = self._repo.get_job(job_id)
+            job = find_job(self._repo, job_id)
         try:
             detail = self._detail(job)
             detail.to_dict()
@@ -157,6 +158,8 @@ class SchedulerJobsReadService:
             is_builtin=item.is_builtin,
             executor=item.executor,
             unreadable_reason=item.unreadable_reason,
+            last_run_time=item.last_run_time,
+            func_ref=item.func_ref,
         )
 
     def status(self, now: datetime | None = None) -> StoreStatus:
@@ -175,7 +178,7 @@ class SchedulerJobsReadService:
                 initialised=False,
                 healthy=False,
                 reasons=[message],
-                jobs={},
+                jobs=dict(UNKNOWN_JOB_COUNTS),
                 unreadable=[],
                 overdue=[],
                 next_wakeup=None,
