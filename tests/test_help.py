@@ -137,7 +137,7 @@ def test_pause_and_resume_take_the_url_after_their_ids(store: str) -> None:
     paused = _invoke("pause", "sync_accounts", "--url", store)
     assert paused.exit_code == 0, paused.output
     listed = _invoke("list", "--state", "paused", "-o", "json", "--url", store)
-    assert [job["id"] for job in json.loads(listed.stdout)] == ["sync_accounts"]
+    assert [job["id"] for job in json.loads(listed.stdout)["items"]] == ["sync_accounts"]
     resumed = _invoke("resume", f"--url={store}", "sync_accounts")
     assert resumed.exit_code == 0, resumed.output
 
@@ -146,7 +146,7 @@ def test_given_on_both_sides_the_option_after_the_command_wins(store: str, tmp_p
     missing = f"sqlite:///{tmp_path / 'nowhere' / 'missing.db'}"
     wins = _invoke("--url", missing, "list", "-o", "json", "--url", store)
     assert wins.exit_code == 0, wins.output
-    assert len(json.loads(wins.stdout)) == 5
+    assert len(json.loads(wins.stdout)["items"]) == 5
     loses = _invoke("--url", store, "list", "--url", missing)
     assert loses.exit_code != 0
     assert "missing.db" in loses.output

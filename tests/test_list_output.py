@@ -434,7 +434,7 @@ def test_tz_says_its_zone_in_the_header(
 
 
 def test_next_is_the_json_time_in_the_zone_shown(store: str, cli: Invoke) -> None:
-    items = json.loads(cli("list", "-o", "json", url=store).stdout)
+    items = json.loads(cli("list", "-o", "json", url=store).stdout)["items"]
     when = datetime.fromisoformat(next(i for i in items if i["id"] == "once")["next_run_time"])
     run = piped(store, "list", "--tz", "America/New_York", stdin_terminal=False)
     shown = when.astimezone(ZoneInfo("America/New_York"))
@@ -551,11 +551,11 @@ def test_no_jobs_is_a_note_and_no_table(cli: Invoke, loaded_only: str) -> None:
 
 
 def test_json_is_unchanged_by_the_table_options(cli: Invoke, store: str) -> None:
-    items = json.loads(cli("list", "-o", "json", url=store).stdout)
+    items = json.loads(cli("list", "-o", "json", url=store).stdout)["items"]
     assert [i["id"] for i in items] == ALL_IDS
     assert all("timezone" not in item for item in items)
     zoned = cli("list", "-o", "json", "--tz", "UTC", "--no-headers", url=store)
-    assert json.loads(zoned.stdout) == items
+    assert json.loads(zoned.stdout)["items"] == items
 
 
 @pytest.mark.parametrize("output", ["wide", "name", "tsv"])

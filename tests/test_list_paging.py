@@ -85,9 +85,9 @@ def test_ids_and_states_need_no_decoding(filled: StockStore) -> None:
 def test_cli_list_limit_offset(cli: Invoke, filled: StockStore) -> None:
     result = cli("list", "--offset", "2", "--limit", "3", "-o", "json", url=filled.url)
     assert result.exit_code == 0, result.output
-    assert [i["id"] for i in json.loads(result.stdout)] == ALL[2:5]
+    assert [i["id"] for i in json.loads(result.stdout)["items"]] == ALL[2:5]
     result = cli("list", "--state", "paused", "--limit", "2", "-o", "json", url=filled.url)
-    assert [i["id"] for i in json.loads(result.stdout)] == PAUSED[:2]
+    assert [i["id"] for i in json.loads(result.stdout)["items"]] == PAUSED[:2]
 
 
 def test_cli_list_refuses_a_negative_limit(cli: Invoke, filled: StockStore) -> None:

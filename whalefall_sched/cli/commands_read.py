@@ -107,7 +107,7 @@ def list_command(
         if output is ListOutput.json:
             from whalefall_sched.cli.render import JobList
 
-            _render(JobList(list(items)), OutputFormat.json)
+            _render(JobList(items), OutputFormat.json)
             return
         from whalefall_sched.cli.list_view import ListOptions, parse_zone, render_list
 

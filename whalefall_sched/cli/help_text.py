@@ -28,7 +28,7 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
     "list": (
         ("whalefall-sched list", "Every job, sorted by id."),
         ("whalefall-sched list --state paused", "Only the paused jobs."),
-        ("whalefall-sched list -o json | jq -r '.[].id'", "The ids, one a line, for scripts."),
+        ("whalefall-sched list -o name --state paused", "The ids of the paused jobs, one a line."),
     ),
     "get": (
         ("whalefall-sched get sync_accounts", "One job: trigger, next run, function."),

@@ -43,9 +43,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class JobList:
-    """The ``list`` result."""
+    """The ``list`` result: its items as the read service yields them (iterated once)."""
 
-    items: list[SchedulerJobListItem]
+    items: Iterable[SchedulerJobListItem]
 
 
 _STATE_LABEL = {STATE_RUNNING: "running", STATE_PAUSED: "paused"}

@@ -104,14 +104,22 @@ class SchedulerJobsReadService:
     def get_job(self, job_id: str) -> SchedulerJobDetail:
         """One job's details, by id or else by exact name (``job_ids.find_job``); raises
         :class:`JobNotFoundError` for an unknown one."""
+        return self._shown(self._find(job_id))[1]
+
+    def _find(self, job_id: str) -> StoredJob:
         with _as_system_error("获取任务详情失败 (reading the job failed)"):
-            job = find_job(self._repo, job_id)
+            return find_job(self._repo, job_id)
+
+    def _shown(self, job: StoredJob) -> tuple[StoredJob, SchedulerJobDetail]:
+        """``job`` and its details; a job whose details cannot be built is shown as
+        unreadable, not a failed command."""
         try:
             detail = self._detail(job)
             detail.to_dict()
         except Exception as exc:  # noqa: BLE001 - shown as unreadable, not a failed command
-            return self._detail(_unreadable(job, exc))
-        return detail
+            job = _unreadable(job, exc)
+            return job, self._detail(job)
+        return job, detail
 
     def get_job_fire_times(
         self, job_id: str, count: int, now: datetime | None = None
@@ -126,15 +134,7 @@ class SchedulerJobsReadService:
         if not 1 <= count <= MAX_NEXT:
             raise InvalidInputError(f"the number of fire times must be 1 to {MAX_NEXT}")
         now = now or datetime.now(UTC)
-        check_job_id(job_id, self._repo.where)
-        with _as_system_error("获取任务详情失败 (reading the job failed)"):
-            job = self._repo.get_job(job_id)
-        try:
-            detail = self._detail(job)
-            detail.to_dict()
-        except Exception as exc:  # noqa: BLE001 - shown as unreadable, not a failed command
-            job = _unreadable(job, exc)
-            detail = self._detail(job)
+        job, detail = self._shown(self._find(job_id))
         return JobNextFireTimes(detail, count, job_fire_times(job, now, count=count), now)
 
     def _detail(self, job: StoredJob) -> SchedulerJobDetail:
