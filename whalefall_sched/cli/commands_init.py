@@ -56,7 +56,7 @@ def _render_init(result: StoreInitResult) -> None:
         created.append(("file", result.file))
     created.append(("table", result.table))
     title = "Would create" if result.dry_run else "Created"
-    table = _table("WHAT", "WHERE", title=f"{title} in {_escape(result.store)}")
+    table = _table("WHAT", "WHERE", title=f"{title}: {_escape(result.store)}")
     for what, where in created:
         table.add_row(what, _escape(where))
     console.print(table)
