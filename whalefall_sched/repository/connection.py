@@ -118,7 +118,7 @@ class StoreConnection:
         path = self.sqlite_path()
         qualified = f"{self.schema}.{self.table_name}" if self.schema else self.table_name
         if path is None:
-            where, why = self.where, "the table does not exist"
+            where, why = mask_url(self.url), f"table {qualified} does not exist"
         else:
             why = sqlite_missing(path) or f"the file has no table {qualified}"
             where = str(path.absolute())
