@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from whalefall_sched.cli.app import DryRunOption, OutputOption, _guard, _notes, app
+from whalefall_sched.cli.app import OutputOption, _guard, _notes, app
 from whalefall_sched.cli.render_types import OutputFormat
 
 if TYPE_CHECKING:
@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 def init_command(
     ctx: typer.Context,
     *,
-    dry_run: DryRunOption = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what would be created and registered; change nothing."
+        ),
+    ] = False,
     verify_imports: Annotated[
         bool,
         typer.Option(
@@ -27,11 +32,11 @@ def init_command(
     ] = True,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Create the job store and register the enabled default tasks, as reload writes them.
+    """Create the job store and register the default tasks, as reload writes them.
 
-    Creates the SQLite file (and its directory), or the table on PostgreSQL and MariaDB,
-    as stock APScheduler does. Refused (exit 4, nothing changed) when the job table
-    already exists, even empty: use reload there.
+    Creates the SQLite file and its directory, or the table on PostgreSQL
+    and MariaDB, as stock APScheduler does. Refused (exit 4, nothing
+    changed) when the job table exists, even empty: use reload there.
     """
     with _guard(ctx, output) as settings:
         result = settings.actions_service().init_store(
