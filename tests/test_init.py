@@ -235,6 +235,36 @@ def test_init_refuses_an_existing_store_and_changes_nothing(
         assert _listing(path.parent) == listing
 
 
+class InjectedError(Exception):
+    """A failure injected into init's write."""
+
+
+def test_a_failed_write_leaves_no_table_behind(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, cli: Invoke
+) -> None:
+    """Where the database commits CREATE TABLE on its own (SQLite, MariaDB), the table
+    made for a write that failed is dropped again: init can simply be run again."""
+    from whalefall_sched.repository import writes
+
+    def fail(*_args: Any) -> None:
+        raise InjectedError()
+
+    repository = JobStoreRepository(store_url)
+    service = SchedulerActionsService(repository, load_tasks_file(None))
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(writes, "replace_rows", fail)
+            with pytest.raises(InjectedError):
+                service.init_store()
+        assert not repository.exists()
+    finally:
+        repository.close()
+    assert "apscheduler_jobs" not in _tables(store_url)
+    again = cli("init", url=store_url)
+    assert again.exit_code == 0, again.output
+    assert sorted(StockStore(store_url).load()) == sorted(BUNDLED)
+
+
 def test_init_twice_refuses_the_second_time(sqlite_url: str, cli: Invoke) -> None:
     assert cli("init", url=sqlite_url).exit_code == 0
     before = StockStore(sqlite_url).fingerprint()

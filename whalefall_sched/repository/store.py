@@ -16,7 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from whalefall_sched.errors import JobNotFoundError, StoreConflictError, StoreSystemError
+from whalefall_sched.errors import (
+    JobNotFoundError,
+    StoreConflictError,
+    StoreSystemError,
+    WhaleFallSchedError,
+)
 from whalefall_sched.masking import mask_url
 from whalefall_sched.repository import backups, writes
 from whalefall_sched.repository.connection import StoreConnection, TransientError
@@ -382,8 +387,6 @@ class JobStoreRepository:
         transaction; where the database commits the ``CREATE TABLE`` on its own (SQLite,
         MariaDB), a failed write drops the table it just created.
         """
-        from sqlalchemy.exc import SQLAlchemyError
-
         plan = self.creation()
         conn = self.connection
         new = list(rows)
@@ -396,12 +399,11 @@ class JobStoreRepository:
                 self.table.create(c)
                 created = True
                 writes.replace_rows(c, self.table, [], new)
-        except (writes.LostRaceError, StoreSystemError) as exc:
-            if not created and self.exists():  # another process created it first
-                raise self._already_exists() from exc
+        except Exception as exc:
             if created:
-                with contextlib.suppress(SQLAlchemyError, StoreSystemError), conn.errors():
-                    self.table.drop(engine, checkfirst=True)
+                self._drop_created_table(engine)
+            elif isinstance(exc, StoreSystemError) and self._exists_now():
+                raise self._already_exists() from exc  # another process created it first
             if isinstance(exc, writes.LostRaceError):
                 raise StoreConflictError(
                     f"job store {self.where} was written by another process while being "
@@ -409,3 +411,26 @@ class JobStoreRepository:
                 ) from exc
             raise
         return StoreCreation(plan.directories, plan.file, plan.table, new)
+
+    def _exists_now(self) -> bool:
+        """Whether the store exists, False when that cannot be told either."""
+        try:
+            return self.exists()
+        except WhaleFallSchedError:
+            return False
+
+    def _drop_created_table(self, engine: Engine) -> None:
+        """Best effort: drop the table ``create_store`` made before its write failed
+        (where the database had committed the ``CREATE TABLE`` on its own), unless
+        another process has written rows into it meanwhile."""
+        from sqlalchemy import func, select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        conn = self.connection
+        with contextlib.suppress(SQLAlchemyError, WhaleFallSchedError), conn.errors():
+            with engine.begin() as c:
+                if not conn.has_table(c):
+                    return  # rolled back with the write (PostgreSQL)
+                if c.execute(select(func.count()).select_from(self.table)).scalar_one():
+                    return  # someone else's rows: theirs to keep
+            self.table.drop(engine, checkfirst=True)
