@@ -39,7 +39,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         cwd = Path(scratch)
         subprocess.run(
-            [CONSOLE_SCRIPT, "reload", "--yes", "--no-backup"],
+            [CONSOLE_SCRIPT, "init"],
             cwd=cwd,
             stdout=subprocess.DEVNULL,
             check=True,

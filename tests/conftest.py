@@ -383,6 +383,10 @@ class StockStore:
         scheduler.start(paused=True)
         return scheduler
 
+    def create(self) -> None:
+        """The empty job table, created by stock APScheduler on a scheduler's first start."""
+        self.scheduler().shutdown(wait=False)
+
     def add(self, *jobs: dict[str, Any]) -> None:
         """``scheduler.add_job(**job)`` for each job, as the host app does."""
         scheduler = self.scheduler()

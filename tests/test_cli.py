@@ -69,8 +69,8 @@ def _assert_one_line_error(result: Any) -> str:
 
 @pytest.fixture
 def loaded(cli: Invoke, sqlite_url: str) -> str:
-    """A SQLite store holding the five bundled example jobs, registered by ``reload``."""
-    result = cli("reload", "--yes", "--no-backup", url=sqlite_url)
+    """A SQLite store holding the five bundled example jobs, registered by ``init``."""
+    result = cli("init", url=sqlite_url)
     assert result.exit_code == 0, result.output
     return sqlite_url
 
@@ -193,7 +193,7 @@ ERROR_CASES = {
 def test_json_error_document(cli: Invoke, sqlite_url: str, case: str) -> None:
     args, exit_code, code = ERROR_CASES[case]
     if case != "list-uninitialised":
-        cli("reload", "--yes", "--no-backup", url=sqlite_url)
+        cli("init", url=sqlite_url)
     result = cli(*args, "-o", "json", url=sqlite_url)
     assert result.exit_code == exit_code, result.output
     error = _json(result)["error"]
@@ -325,7 +325,8 @@ def test_exit_4_when_the_store_is_not_initialised(cli: Invoke, sqlite_url: str) 
     assert result.exit_code == ExitCode.CONFLICT
     line = _assert_one_line_error(result)
     assert "job store not initialised" in line
-    assert "run `whalefall-sched reload`" in line
+    assert "(the file does not exist)" in line
+    assert "run `whalefall-sched init`" in line
     assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()
 
 
@@ -423,13 +424,13 @@ def test_tasks_from_the_environment_and_the_option_wins(
     cli: Invoke, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WHALEFALL_SCHED_TASKS", str(_write_tasks(Path("env.yaml"), "from_env")))
-    from_env = cli("reload", "--dry-run", "-o", "json", url=sqlite_url)
+    from_env = cli("init", "--dry-run", "-o", "json", url=sqlite_url)
     assert from_env.exit_code == 0, from_env.output
-    assert _json(from_env)["reloaded"] == ["from_env"]
+    assert _json(from_env)["registered"] == ["from_env"]
     option = _write_tasks(Path("opt.yaml"), "from_option")
-    from_option = cli("--tasks", str(option), "reload", "--dry-run", "-o", "json", url=sqlite_url)
+    from_option = cli("--tasks", str(option), "init", "--dry-run", "-o", "json", url=sqlite_url)
     assert from_option.exit_code == 0, from_option.output
-    assert _json(from_option)["reloaded"] == ["from_option"]
+    assert _json(from_option)["registered"] == ["from_option"]
 
 
 @pytest.fixture
@@ -447,10 +448,8 @@ def _store_with_host_job(cli: Invoke, sqlite_url: str, module: str) -> None:
     result = cli(
         "--tasks",
         str(tasks),
-        "reload",
-        "--yes",
+        "init",
         "--no-verify-imports",
-        "--no-backup",
         url=sqlite_url,
     )
     assert result.exit_code == 0, result.output

@@ -64,7 +64,7 @@ def test_help(run) -> None:
     result = run("--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: whalefall-sched" in result.stdout
-    for command in ("list", "get", "pause", "resume", "run", "reload"):
+    for command in ("init", "list", "get", "pause", "resume", "run", "reload"):
         assert command in result.stdout
 
 
@@ -75,9 +75,9 @@ def test_version(run) -> None:
 
 
 def test_default_store_round_trip(run, tmp_path: Path) -> None:
-    """reload --yes, then list, pause, resume, run and get on userdata/scheduler.db."""
-    reload = run("reload", "--yes")
-    assert reload.returncode == 0, reload.stderr
+    """init, then list, pause, resume, run, get and reload on userdata/scheduler.db."""
+    init = run("init")
+    assert init.returncode == 0, init.stderr
     assert (tmp_path / "userdata" / "scheduler.db").is_file()
     assert not (tmp_path / "userdata" / "backups").exists()  # nothing was removed
 
@@ -120,7 +120,7 @@ def test_default_store_round_trip(run, tmp_path: Path) -> None:
 def test_reload_without_yes_and_no_terminal_refuses_without_waiting(
     run, sqlite_stock: StockStore, sqlite_url: str
 ) -> None:
-    assert run("--url", sqlite_url, "reload", "--yes", "--no-backup").returncode == 0
+    assert run("--url", sqlite_url, "init").returncode == 0
     before = sqlite_stock.fingerprint()
     # stdin is a pipe that stays open: a prompt would hang until the timeout kills it
     with subprocess.Popen(["sleep", str(TIMEOUT * 2)], stdout=subprocess.PIPE) as feeder:
@@ -144,7 +144,7 @@ def test_errors_are_one_line_without_traceback(run, sqlite_url: str) -> None:
 
 
 def test_no_color_on_a_pipe(run, tmp_path: Path) -> None:
-    assert run("reload", "--yes", "--no-backup").returncode == 0
+    assert run("init").returncode == 0
     env_free = run("list")
     assert env_free.returncode == 0, env_free.stderr
     assert "\x1b" not in env_free.stdout

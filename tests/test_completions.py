@@ -76,7 +76,7 @@ def test_completes_commands_and_options() -> None:
 
 
 def test_completes_job_ids_from_the_store(cli: Invoke, sqlite_url: str) -> None:
-    assert cli("reload", "--yes", "--no-backup", url=sqlite_url).exit_code == 0
+    assert cli("init", url=sqlite_url).exit_code == 0
     assert _complete(f"whalefall-sched --url {sqlite_url} pause sy", 4) == ["sync_accounts"]
     assert _complete(f"whalefall-sched --url {sqlite_url} get c", 4) == [
         "calculate_database_size_aggregations",

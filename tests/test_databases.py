@@ -145,12 +145,17 @@ def test_schema_on_postgres(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
-def test_schema_reload_creates_the_table_in_the_schema(
+def test_schema_init_creates_the_table_in_the_schema(
     store_url: str, schema_stock: StockStore, cli: Invoke, tmp_path: Path
 ) -> None:
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(textwrap.dedent(SCHEMA_TASKS), encoding="utf-8")
-    result = cli("--schema", SCHEMA, "--tasks", str(tasks), "reload", "--yes", url=store_url)
+    args = ("--schema", SCHEMA, "--tasks", str(tasks))
+    missing = cli(*args, "reload", "--yes", url=store_url)
+    assert missing.exit_code == 4, missing.output
+    assert f"(table {SCHEMA}.apscheduler_jobs does not exist)" in missing.stderr
+    assert "whalefall-sched init" in missing.stderr
+    result = cli(*args, "init", url=store_url)
     assert result.exit_code == 0, result.output
     assert sorted(schema_stock.load()) == ["brand_new", "sync_accounts"]
     assert not _public_has_table(store_url)

@@ -112,7 +112,7 @@ def _setup_commands() -> list[str]:
 
 def test_setup_is_exactly_two_commands() -> None:
     first, second = _setup_commands()
-    assert "whalefall-sched reload --yes" in first
+    assert "whalefall-sched init" in first
     assert "whalefall-sched list" in first
     assert second == "uv run pytest"
 

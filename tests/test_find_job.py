@@ -40,7 +40,7 @@ def jobs(sqlite_stock: StockStore) -> StockStore:
 @pytest.fixture
 def loaded(cli: Invoke, sqlite_url: str) -> str:
     """The five bundled jobs (whose functions the bundled tasks file lists), by ``reload``."""
-    result = cli("reload", "--yes", "--no-backup", url=sqlite_url)
+    result = cli("init", url=sqlite_url)
     assert result.exit_code == 0, result.output
     return sqlite_url
 

@@ -29,6 +29,7 @@ def test_reload_ids_a_server_collation_orders_unlike_python(
     # MariaDB's default collation sorts '_' and capitals unlike Python's sorted().
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(TASKS, encoding="utf-8")
+    stock.create()
     for _ in range(2):  # onto an empty store, then in place
         result = cli("--tasks", str(tasks), "reload", "--yes", "-o", "json", url=stock.url)
         assert result.exit_code == 0, result.output

@@ -71,7 +71,7 @@ def _hoist(*args: str) -> list[str]:
 @pytest.fixture
 def store(cli: Invoke, sqlite_url: str) -> str:
     """A SQLite store holding the bundled default jobs."""
-    assert cli("reload", "--yes", "--no-backup", url=sqlite_url).exit_code == 0
+    assert cli("init", url=sqlite_url).exit_code == 0
     return sqlite_url
 
 

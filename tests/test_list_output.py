@@ -200,7 +200,7 @@ def store(cli: Invoke, sqlite_stock: StockStore) -> str:
     """The five bundled jobs (``reload``), and from stock APScheduler: an interval job, a
     date job, a job restricted to ISO weeks in UTC, a paused job, an overdue job and an
     unreadable row."""
-    result = cli("reload", "--yes", "--no-backup", url=sqlite_stock.url)
+    result = cli("init", url=sqlite_stock.url)
     assert result.exit_code == 0, result.output
     sqlite_stock.add(
         dict(
@@ -235,7 +235,7 @@ def store(cli: Invoke, sqlite_stock: StockStore) -> str:
 @pytest.fixture
 def loaded_only(cli: Invoke, sqlite_url: str) -> str:
     """The five bundled jobs, registered by ``reload``."""
-    result = cli("reload", "--yes", "--no-backup", url=sqlite_url)
+    result = cli("init", url=sqlite_url)
     assert result.exit_code == 0, result.output
     return sqlite_url
 

@@ -134,7 +134,7 @@ def _assert_not_initialised(url: str, cli: Invoke) -> None:
         with pytest.raises(StoreConflictError) as listed:
             read.list_jobs()
         assert str(listed.value).startswith(NOT_INITIALISED)
-        assert "whalefall-sched reload" in str(listed.value)
+        assert "run `whalefall-sched init` to create it" in str(listed.value)
         with pytest.raises(StoreConflictError) as got:
             read.get_job("sync_accounts")
         assert str(got.value).startswith(NOT_INITIALISED)

@@ -333,6 +333,7 @@ def test_rows_written_by_reload_are_what_stock_add_job_writes(
         )
     )
 
+    stock.create()  # an empty store (init would also register the jobs)
     service.reload_jobs()
 
     ours = stock.load()
@@ -375,6 +376,7 @@ def test_reload_with_a_fixed_now_computes_next_run_times_from_it(
     stock: StockStore, service: SchedulerActionsService
 ) -> None:
     now = datetime(2030, 6, 1, 12, 0, tzinfo=SHANGHAI)
+    stock.create()
     service.reload_jobs(now=now)
     loaded = stock.load()
     assert loaded["sync_accounts"].next_run_time == datetime(2030, 6, 2, 1, tzinfo=SHANGHAI)
@@ -417,6 +419,7 @@ def test_no_backup_when_nothing_is_removed(
     stock: StockStore, service: SchedulerActionsService, tmp_path: Path
 ) -> None:
     backup_dir = tmp_path / "backups"
+    stock.create()
     result = service.reload_jobs(backup_dir=backup_dir)
     assert result.backup_path is None
     assert result.deleted == []
@@ -518,6 +521,7 @@ def test_the_bundled_tasks_file_reloads_on_an_empty_store_and_runs(
     stock: StockStore, cli: Invoke
 ) -> None:
     service = SchedulerActionsService(JobStoreRepository(stock.url), load_tasks_file(None))
+    stock.create()
     result = service.reload_jobs()
     assert result.deleted == []
     assert result.written == [

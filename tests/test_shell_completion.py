@@ -32,7 +32,7 @@ def _shell(name: str) -> str:
 def store(cli: Invoke, tmp_path: Path) -> list[str]:
     """The default store in the working directory, one job paused, two backups taken
     (returned newest first)."""
-    assert cli("reload", "--yes").exit_code == 0
+    assert cli("init").exit_code == 0
     assert cli("pause", "cleanup_logs").exit_code == 0
     for _ in range(2):
         assert cli("reload", "--yes").exit_code == 0

@@ -68,7 +68,7 @@ def test_help_imports_no_database_scheduler_or_yaml(tmp_path: Path) -> None:
 def test_completion_imports_no_database_scheduler_or_yaml(
     cli: Invoke, tmp_path: Path, words: str, cword: int
 ) -> None:
-    assert cli("reload", "--yes").exit_code == 0  # the default store under tmp_path
+    assert cli("init").exit_code == 0  # the default store under tmp_path
     modules = _modules([], tmp_path, _complete(words, cword))
     assert _heavy(modules) == []
     assert "whalefall_sched.services.actions_service" not in modules
@@ -77,7 +77,7 @@ def test_completion_imports_no_database_scheduler_or_yaml(
 def test_list_on_sqlite_imports_no_sqlalchemy_nor_the_actions_service(
     cli: Invoke, tmp_path: Path
 ) -> None:
-    assert cli("reload", "--yes").exit_code == 0
+    assert cli("init").exit_code == 0
     modules = _modules(["list", "-o", "json"], tmp_path)
     assert "sqlalchemy" not in modules
     assert "whalefall_sched.services.actions_service" not in modules

@@ -121,13 +121,17 @@ def test_sqlite_lock_not_held_is_degraded(
     assert any("no scheduler is running" in r for r in doc["reasons"])
 
 
-def test_missing_store_is_degraded_and_not_created(cli: Invoke, sqlite_url: str) -> None:
+def test_missing_store_file_is_not_reachable_and_not_created(cli: Invoke, sqlite_url: str) -> None:
     path = Path(sqlite_url.removeprefix("sqlite:///"))
     code, doc = _status(cli, sqlite_url)
     assert code == 4
     assert doc["initialised"] is False
-    assert doc["reasons"][0].startswith("job store not initialised at")
-    assert doc["reasons"][0].endswith("; run `whalefall-sched reload` to register the default jobs")
+    assert doc["reachable"] is False  # no file: nothing to reach
+    assert doc["reasons"][0] == (
+        f"job store not initialised at {path} (the file does not exist); "
+        "run `whalefall-sched init` to create it"
+    )
+    assert doc["error"]["exit_code"] == 4
     assert not path.exists()
     assert list(path.parent.iterdir()) == []
 
@@ -176,5 +180,5 @@ def test_the_read_service_reports_an_unreachable_store_as_a_status() -> None:
 def test_table_output_lists_reasons(cli: Invoke, sqlite_url: str) -> None:
     result = cli("status", url=sqlite_url)
     assert result.exit_code == 4
-    assert "degraded" in result.stdout
+    assert "unreachable" in result.stdout  # no store file
     assert "job store not initialised" in result.stdout

@@ -284,6 +284,7 @@ def test_the_2026_01_file_with_functions_reloads(
 ) -> None:
     tasks = load_tasks_file(_with_functions(tmp_path, host_2026_01, FUNCTIONS_2026_01))
     service = SchedulerActionsService(JobStoreRepository(sqlite_stock.url), tasks)
+    sqlite_stock.create()
     result = service.reload_jobs()
     assert result.written_count == 5
     loaded = sqlite_stock.load()
@@ -512,6 +513,7 @@ def test_job_defaults_stock_accepts_are_written(sqlite_stock: StockStore, tmp_pa
     text = MINIMAL + "job_defaults: {misfire_grace_time: null, coalesce: false, max_instances: 3}\n"
     tasks = load_tasks_file(_write(tmp_path, text))
     assert tasks.problems() == []
+    sqlite_stock.create()
     SchedulerActionsService(JobStoreRepository(sqlite_stock.url), tasks).reload_jobs()
     job = sqlite_stock.load()["a"]
     assert (job.misfire_grace_time, job.coalesce, job.max_instances) == (None, False, 3)
@@ -523,6 +525,7 @@ def test_the_2026_01_file_unchanged_reloads_with_a_config_file(
     original = host_2026_01.read_bytes()
     config = tmp_path / "whalefall-sched.yaml"
     config.write_text(FUNCTIONS_2026_01 + "timezone: Asia/Shanghai\n", encoding="utf-8")
+    StockStore(sqlite_url).create()
     result = cli(
         "--tasks",
         str(host_2026_01),

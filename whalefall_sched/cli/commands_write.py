@@ -254,6 +254,9 @@ def _replace(
     output: OutputFormat,
 ) -> None:
     """The body of reload and restore: preview, confirm, replace, report."""
+    # A store that does not exist is an error (naming the path, suggesting init), the
+    # dry run's too: a misspelt URL must never become a new, empty store.
+    settings.repository().require_store()
     preview = service.preview(plan)
     if dry_run:
         _render(preview, output)

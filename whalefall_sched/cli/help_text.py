@@ -37,6 +37,14 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
             "One field, for scripts.",
         ),
     ),
+    "init": (
+        ("whalefall-sched init", "Create the default store and register the default jobs."),
+        ("whalefall-sched init --dry-run", "What would be created and registered."),
+        (
+            "whalefall-sched --url postgresql+psycopg://ops@db/whalefall init",
+            "Create the job table on a PostgreSQL server.",
+        ),
+    ),
     "timeline": (
         ("whalefall-sched timeline", "The next 24 hours, one lane per job."),
         ("whalefall-sched timeline --days 7 --tz UTC", "A week ahead, on a UTC axis."),

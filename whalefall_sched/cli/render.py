@@ -35,6 +35,7 @@ from whalefall_sched.services.dto import (
     SchedulerJobsReloadResult,
     StoreStatus,
 )
+from whalefall_sched.services.init_store import StoreInitResult
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -200,6 +201,8 @@ def render(result: Any, output: OutputFormat) -> None:
         _render_replacement(console, result)
     elif isinstance(result, StoreStatus):
         _render_status(console, result)
+    elif isinstance(result, StoreInitResult):
+        _render_init(console, result)
     else:  # pragma: no cover - every result type is listed above
         raise TypeError(f"no renderer for {type(result).__name__}")
 
@@ -404,3 +407,23 @@ def _render_status(console: Console, status: StoreStatus) -> None:
         for row in status.unreadable:
             bad.add_row(_escape(row["id"]), _escape(row["reason"]))
         console.print(bad)
+
+
+def _render_init(console: Console, result: StoreInitResult) -> None:
+    """What was created and registered, as two tables (what would be, in a dry run)."""
+    created = [("directory", d) for d in result.directories]
+    if result.file is not None:
+        created.append(("file", result.file))
+    created.append(("table", result.table))
+    title = "Would create" if result.dry_run else "Created"
+    table = _table("WHAT", "WHERE", title=f"{title}: {_escape(result.store)}")
+    for what, where in created:
+        table.add_row(what, _escape(where))
+    console.print(table)
+    verb = "Would register" if result.dry_run else "Registered"
+    jobs = _table("ID", title=f"{verb} ({len(result.registered)})")
+    for job_id in result.registered:
+        jobs.add_row(_escape(job_id))
+    console.print(jobs)
+    if result.dry_run:
+        console.print("Dry run: nothing changed.", style="dim")

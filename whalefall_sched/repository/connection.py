@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 #: ``ro`` reads only (never creates the SQLite file), ``rw`` writes an existing store,
-#: ``rwc`` may create the SQLite file (a reload or restore into an empty place).
+#: ``rwc`` may create the SQLite file and its directory (``init`` only).
 Mode = Literal["ro", "rw", "rwc"]
 
 #: Fragments of driver messages for transactions the database aborted on its own.
@@ -40,6 +40,30 @@ _TRANSIENT = (
 #: no query string. Anything else is parsed by SQLAlchemy (what ``make_url`` reads as
 #: the database here is the same text, percent-decoded).
 _PLAIN_SQLITE = re.compile(r"sqlite(?:\+pysqlite)?:///(?P<database>[^?]*)")
+
+
+def sqlite_missing(path: Path) -> str | None:
+    """Why no SQLite store file is at ``path`` (the file, or its directory, does not
+    exist), or None when something is there. Looks only; creates nothing."""
+    if path.exists():
+        return None
+    parent = path.absolute().parent
+    if parent.exists() and not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not parent.exists():
+        return f"the directory {parent} does not exist"
+    return "the file does not exist"
+
+
+#: URL scheme -> the package extra that installs its driver, and the URL that uses it.
+_EXTRAS = {
+    "postgresql": ("postgres", "postgresql+psycopg://..."),
+    "postgres": ("postgres", "postgresql+psycopg://..."),
+    "mysql": ("mysql", "mysql+pymysql://..."),
+    "mariadb": ("mysql", "mysql+pymysql://..."),
+}
+#: The driver module each extra installs.
+_EXTRA_DRIVERS = {"postgres": "psycopg", "mysql": "pymysql"}
 
 
 class TransientError(StoreConflictError):
@@ -117,10 +141,17 @@ class StoreConnection:
         return Path(database)
 
     def not_initialised(self) -> StoreConflictError:
-        """The error for a store whose file or table does not exist."""
+        """The error for a store whose file or table does not exist: it names the path or
+        table looked at, and why it is not a store, and suggests ``init``."""
+        path = self.sqlite_path()
+        qualified = f"{self.schema}.{self.table_name}" if self.schema else self.table_name
+        if path is None:
+            where, why = mask_url(self.url), f"table {qualified} does not exist"
+        else:
+            why = sqlite_missing(path) or f"the file has no table {qualified}"
+            where = str(path.absolute())
         return StoreConflictError(
-            f"job store not initialised at {self.where}; "
-            "run `whalefall-sched reload` to register the default jobs"
+            f"job store not initialised at {where} ({why}); run `whalefall-sched init` to create it"
         )
 
     # -- engines -----------------------------------------------------------
@@ -191,6 +222,8 @@ class StoreConnection:
 
         try:
             engine = create_engine(url, connect_args=connect_args, pool_pre_ping=False)
+        except ModuleNotFoundError as exc:
+            raise self.missing_driver(exc.name or str(exc)) from exc
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
             raise InvalidInputError(
                 f"cannot use store URL {mask_url(self.url)!r}: {redact(str(exc), self.url)}; "
@@ -207,6 +240,24 @@ class StoreConnection:
                 cursor.close()
 
         return engine
+
+    def missing_driver(self, module: str) -> InvalidInputError:
+        """The error for a URL whose database driver is not installed: it names the
+        command that installs it (the package's ``postgres`` or ``mysql`` extra)."""
+        scheme = self.url.partition("://")[0].partition("+")[0].lower()
+        extra, url_form = _EXTRAS.get(scheme, (None, ""))
+        top = module.partition(".")[0]
+        message = f"cannot use store URL {mask_url(self.url)!r}: its driver {top} is not installed"
+        if extra is None:
+            return InvalidInputError(f"{message}; install {top}")
+        install = (
+            f"`uv sync --extra {extra}` (in a clone) or `pip install 'whalefall-sched[{extra}]'`"
+        )
+        if top != _EXTRA_DRIVERS[extra]:  # another driver than the extra's, e.g. psycopg2
+            return InvalidInputError(
+                f"{message}; use {url_form} and install its driver with {install}"
+            )
+        return InvalidInputError(f"{message}; install it with {install}")
 
     def close(self) -> None:
         """Release every connection pool."""

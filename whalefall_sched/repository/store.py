@@ -9,6 +9,7 @@ create, alter or delete anything.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from whalefall_sched.errors import JobNotFoundError, StoreConflictError, StoreSystemError
+from whalefall_sched.errors import (
+    JobNotFoundError,
+    StoreConflictError,
+    StoreSystemError,
+    WhaleFallSchedError,
+)
 from whalefall_sched.masking import mask_url
 from whalefall_sched.repository import backups, sqlite_reads, writes
 from whalefall_sched.repository.connection import StoreConnection, TransientError
@@ -57,6 +63,20 @@ class ModifyOutcome:
     after: StoredJob | None
     #: What the operator should know (e.g. a due job written without a scheduler moving it).
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoreCreation:
+    """What :meth:`JobStoreRepository.create_store` creates (or would create)."""
+
+    #: The SQLite store's missing directories, outermost first.
+    directories: list[Path]
+    #: The SQLite store file, when it does not exist yet.
+    file: Path | None
+    #: The job table (``schema.table`` with a schema).
+    table: str
+    #: The rows written into it.
+    written: list[StoredJob] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -457,16 +477,15 @@ class JobStoreRepository:
         """Replace every job by ``rows`` in one transaction; all or nothing.
 
         Reload writes rows made by :func:`.rows.encode_row`; restore writes a backup's rows
-        byte for byte. Creates the table if missing (as the stock store does on start).
-        Every update and delete is a compare-and-swap, so a concurrent change aborts the
-        whole transaction, which is then prepared again. The rows removed or rewritten
-        are saved to ``backup_dir`` first. Due rows are left to a live scheduler to move
-        on first (see :mod:`.due_row_guard`).
+        byte for byte. A store that does not exist is an error (``init`` creates one):
+        nothing is created. Every update and delete is a compare-and-swap, so a
+        concurrent change aborts the whole transaction, which is then prepared again.
+        The rows removed or rewritten are saved to ``backup_dir`` first. Due rows are
+        left to a live scheduler to move on first (see :mod:`.due_row_guard`).
         """
         conn = self.connection
-        engine = conn.engine("rwc")
-        with conn.errors():
-            self.table.create(engine, checkfirst=True)
+        self.require_store()  # a misspelt URL must not become a new, empty store
+        engine = conn.engine("rw")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         new = list(rows)
 
@@ -511,3 +530,89 @@ class JobStoreRepository:
         except (writes.LostRaceError, TransientError):
             return None
         return ReplaceOutcome(old, new, backup)
+
+    # -- existence and creation (init) ----------------------------------------
+
+    def require_store(self) -> None:
+        """Raise the not-initialised conflict (naming the path or table looked at) unless
+        the job table exists. Creates nothing."""
+        if not self.exists():
+            raise self.connection.not_initialised()
+
+    def _already_exists(self) -> StoreConflictError:
+        path = self.sqlite_path()
+        where = f"{path.absolute()} (table {self.table_name})" if path else self.where
+        return StoreConflictError(
+            f"a job store already exists at {where}; nothing changed "
+            "(`whalefall-sched reload` re-registers the default jobs)"
+        )
+
+    def creation(self) -> StoreCreation:
+        """What :meth:`create_store` would create; refuses (conflict) when the job table
+        exists, even empty. Creates nothing."""
+        if self.exists():
+            raise self._already_exists()
+        qualified = f"{self.schema}.{self.table_name}" if self.schema else self.table_name
+        path = self.sqlite_path()
+        if path is None:
+            return StoreCreation([], None, qualified)
+        path = path.absolute()
+        missing = [d for d in reversed(path.parents) if not d.exists()]
+        return StoreCreation(missing, None if path.exists() else path, qualified)
+
+    def create_store(self, rows: Sequence[StoredJob]) -> StoreCreation:
+        """Create the job table, as stock ``SQLAlchemyJobStore`` does on start (and a
+        SQLite store's directory and file), and write ``rows`` into it.
+
+        Refuses (conflict, nothing changed) when the job table exists, even empty. The
+        only code that creates a job table. On PostgreSQL the table and its rows are one
+        transaction; where the database commits the ``CREATE TABLE`` on its own (SQLite,
+        MariaDB), a failed write drops the table it just created.
+        """
+        plan = self.creation()
+        conn = self.connection
+        new = list(rows)
+        engine = conn.engine("rwc")  # creates the SQLite directory and file
+        created = False
+        try:
+            with conn.errors(), engine.begin() as c:
+                if conn.has_table(c):  # created meanwhile by another process
+                    raise self._already_exists()
+                self.table.create(c)
+                created = True
+                writes.replace_rows(c, self.table, [], new)
+        except Exception as exc:
+            if created:
+                self._drop_created_table(engine)
+            elif isinstance(exc, StoreSystemError) and self._exists_now():
+                raise self._already_exists() from exc  # another process created it first
+            if isinstance(exc, writes.LostRaceError):
+                raise StoreConflictError(
+                    f"job store {self.where} was written by another process while being "
+                    "created; nothing written, try again"
+                ) from exc
+            raise
+        return StoreCreation(plan.directories, plan.file, plan.table, new)
+
+    def _exists_now(self) -> bool:
+        """Whether the store exists, False when that cannot be told either."""
+        try:
+            return self.exists()
+        except WhaleFallSchedError:
+            return False
+
+    def _drop_created_table(self, engine: Engine) -> None:
+        """Best effort: drop the table ``create_store`` made before its write failed
+        (where the database had committed the ``CREATE TABLE`` on its own), unless
+        another process has written rows into it meanwhile."""
+        from sqlalchemy import func, select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        conn = self.connection
+        with contextlib.suppress(SQLAlchemyError, WhaleFallSchedError), conn.errors():
+            with engine.begin() as c:
+                if not conn.has_table(c):
+                    return  # rolled back with the write (PostgreSQL)
+                if c.execute(select(func.count()).select_from(self.table)).scalar_one():
+                    return  # someone else's rows: theirs to keep
+            self.table.drop(engine, checkfirst=True)

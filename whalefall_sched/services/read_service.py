@@ -204,14 +204,16 @@ class SchedulerJobsReadService:
                     f"no process holds {lock.path}: no scheduler is running on this store"
                 )
         if not self._repo.exists():
-            reasons.insert(
-                0,
-                f"job store not initialised at {where}; "
-                "run `whalefall-sched reload` to register the default jobs",
-            )
+            # No SQLite file (or no directory) is nothing to reach: not reachable, and not
+            # initialised as a missing table is (exit 4); the reason names the path.
+            missing = self._repo.connection.not_initialised()
+            path = self._repo.sqlite_path()
+            no_file = path is not None and not path.exists()
+            reasons.insert(0, str(missing))
             return StoreStatus(
                 store=where,
-                reachable=True,
+                reachable=not no_file,
+                error=missing.to_dict() if no_file else None,
                 initialised=False,
                 healthy=False,
                 reasons=reasons,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from whalefall_sched.errors import (
     InvalidInputError,
@@ -19,6 +20,9 @@ from whalefall_sched.services.dto import (
     SchedulerJobsReloadResult,
 )
 from whalefall_sched.services.wake_up import after_commit, plausible, wake_up_notes
+
+if TYPE_CHECKING:
+    from whalefall_sched.services.init_store import StoreInitResult
 
 #: The largest backup file ``restore`` reads.
 MAX_BACKUP_BYTES = 256 * 1024 * 1024
@@ -176,3 +180,14 @@ class Replacements(ActionsBase):
         """Replace every job by the rows of a reload backup (or show what would change)."""
         plan = self.plan_restore(source, allow_empty=allow_empty, skip_invalid=skip_invalid)
         return self.preview(plan) if dry_run else self.apply(plan, backup_dir=backup_dir)
+
+    # -- init: the reload plan written into a store created for it ------------------
+
+    def init_store(
+        self, *, dry_run: bool = False, verify_imports: bool = True, now: datetime | None = None
+    ) -> StoreInitResult:
+        """Create the store and register the enabled default tasks, as a reload writes
+        them; refused when the store exists (``services/init_store.py``)."""
+        from whalefall_sched.services.init_store import init_store
+
+        return init_store(self, self._repo, dry_run=dry_run, verify_imports=verify_imports, now=now)
