@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from whalefall_sched.cli.render_types import ColorMode, ListOutput, OutputFormat
+from whalefall_sched.cli.render_types import COLOR_HELP, ColorMode, ListOutput, OutputFormat
 from whalefall_sched.cli.terminal import (
     err_line,
 )
@@ -81,8 +81,7 @@ def list_command(
         ColorMode,
         typer.Option(
             "--color",
-            help="Colour STATE and the header: auto (a terminal, unless NO_COLOR is set), "
-            "always, never.",
+            help=f"Colour STATE and the header: {COLOR_HELP}",
         ),
     ] = ColorMode.auto,
 ) -> None:

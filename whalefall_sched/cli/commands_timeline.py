@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
-from enum import StrEnum
 from typing import Annotated
 
 import click
 import typer
 
 from whalefall_sched.cli.app import OutputOption, _guard, app
-from whalefall_sched.cli.render_types import OutputFormat
+from whalefall_sched.cli.render_types import COLOR_HELP, ColorMode, OutputFormat
 
 #: The longest window: 31 days (``--days 31``, ``--hours 744``).
 MAX_DAYS = 31
-
-
-class ColorChoice(StrEnum):
-    """``--color``."""
-
-    auto = "auto"
-    always = "always"
-    never = "never"
 
 
 def resolve_zone(name: str | None) -> tuple[tzinfo, str]:
@@ -97,9 +88,9 @@ def timeline_command(
         ),
     ] = None,
     color: Annotated[
-        ColorChoice,
-        typer.Option("--color", help="Colour: auto (a terminal without NO_COLOR), always, never."),
-    ] = ColorChoice.auto,
+        ColorMode,
+        typer.Option("--color", help=f"Colour the picture: {COLOR_HELP}"),
+    ] = ColorMode.auto,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Draw every job's fire times ahead: one lane per job (read-only).
@@ -123,4 +114,4 @@ def timeline_command(
             zone=zone,
             zone_name=zone_name,
         )
-        render_timeline(timeline, output, width=width, color=color.value)
+        render_timeline(timeline, output, width=width, color=color)

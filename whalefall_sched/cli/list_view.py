@@ -32,6 +32,7 @@ from whalefall_sched.cli.terminal import (
     fit,
     printable,
     stdout_width,
+    use_color,
 )
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
@@ -241,21 +242,6 @@ class ListOptions:
     color: ColorMode = ColorMode.auto
 
 
-def use_colour(mode: ColorMode) -> bool:
-    """``always``, ``never``, or (``auto``) a terminal on stdout or ``FORCE_COLOR`` set,
-    and ``NO_COLOR`` unset or empty."""
-    if mode is not ColorMode.auto:
-        return mode is ColorMode.always
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    try:
-        return bool(sys.stdout is not None and sys.stdout.isatty())
-    except (OSError, ValueError):
-        return False
-
-
 # -- the entry point -----------------------------------------------------------------
 
 
@@ -276,7 +262,7 @@ def render_list(items: Iterable[SchedulerJobListItem], options: ListOptions) -> 
         wide=wide,
         width=None if wide else stdout_width(),
         headers=options.headers,
-        colour=use_colour(options.color),
+        colour=use_color(options.color),
     )
     if lines is None:
         err_line("No jobs.")
