@@ -453,6 +453,8 @@ def test_cli_timeline_is_100_columns_when_piped(cli: Invoke, store: StockStore) 
         (["--days", "32"], "--days"),
         (["--days", "0"], "--days"),
         (["--tz", "Mars/Olympus"], "unknown time zone"),
+        (["--tz", "America"], "unknown time zone"),  # a directory of the zone database
+        (["--tz", "job"], "'job' (each job's own zone) is not accepted here"),
         (["--width", "10"], "--width"),
     ],
 )

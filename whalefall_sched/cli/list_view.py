@@ -14,12 +14,10 @@ and cut to its limit (:mod:`.terminal`), as in every other table.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from typing import Any
 
 from whalefall_sched.cli.render_types import ColorMode, ListOutput
@@ -34,6 +32,13 @@ from whalefall_sched.cli.terminal import (
     stdout_width,
     use_color,
 )
+from whalefall_sched.cli.times import (
+    Zone,
+    local_zone,
+    short_time,
+    time_left,
+    zone_info,
+)
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
@@ -41,11 +46,6 @@ from whalefall_sched.services.dto import (
     SchedulerJobListItem,
 )
 from whalefall_sched.services.triggers import CRON_ARG_KEYS
-
-#: ``--tz job``: each job's NEXT in its trigger's own time zone.
-JOB_ZONE = "job"
-#: ``--tz local`` (the default): the machine's zone.
-LOCAL_ZONE = "local"
 
 #: Headings that are not the field's name in capitals.
 _CRON_HEADINGS = {"second": "SEC", "minute": "MIN", "day_of_week": "DOW"}
@@ -105,91 +105,12 @@ _RESET = "\x1b[0m"
 _CHUNK = 2000
 
 
-# -- time zones ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Zone:
-    """Where NEXT is shown: ``tz`` with its ``label``, or (``tz`` None) each job's zone."""
-
-    tz: tzinfo | None
-    label: str
-
-
-def parse_zone(value: str) -> Zone:
-    """``--tz``: ``local``, ``job`` or an IANA zone name; ValueError saying why not."""
-    if value == JOB_ZONE:
-        return Zone(None, "job zone")
-    if value == LOCAL_ZONE:
-        return local_zone()
-    zone = _zone_info(value)
-    if zone is None:
-        raise ValueError(
-            f"unknown time zone {printable(value)!r}: give an IANA name such as UTC or "
-            f"Asia/Shanghai, {LOCAL_ZONE!r} or {JOB_ZONE!r}"
-        )
-    return Zone(zone, value)
-
-
-def _zone_info(key: str) -> tzinfo | None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    if not key or not key.isprintable():
-        return None
-    try:
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # not found, not a key, a directory
-        return None
-
-
-def local_zone() -> Zone:
-    """The machine's zone, named (``TZ``, else ``/etc/localtime``), else its abbreviation."""
-    key = _local_key()
-    zone = _zone_info(key) if key else None
-    if key and zone is not None:
-        return Zone(zone, key)
-    local = datetime.now().astimezone().tzinfo or UTC
-    return Zone(local, local.tzname(None) or "local")
-
-
-def _local_key() -> str | None:
-    if "TZ" in os.environ:
-        value = os.environ["TZ"].removeprefix(":")
-        if not value:
-            return "UTC"  # an empty TZ is UTC to the C library
-        return value.split("zoneinfo/", 1)[1] if "zoneinfo/" in value else value
-    try:
-        target = str(Path("/etc/localtime").resolve())
-    except OSError:
-        return None
-    if "zoneinfo/" in target:
-        return target.split("zoneinfo/", 1)[1]
-    return None
-
-
 # -- one job's values ----------------------------------------------------------------
 
 
 def state_label(state: str) -> str:
     """``running``, ``paused`` or ``unreadable``."""
     return _STATE_LABEL.get(state, "unreadable")
-
-
-def time_left(seconds: int) -> str:
-    """The LEFT column: its two largest units (``1h 41min``, ``21h``, ``2d 3h``, ``42s``);
-    ``overdue`` when the time has passed."""
-    if seconds < 0:
-        return "overdue"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}min" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}min {secs}s" if secs else f"{minutes}min"
-    return f"{secs}s"
 
 
 class _Clock:
@@ -215,14 +136,12 @@ class _Clock:
         if name is None:
             return None
         if name not in self._zones:
-            self._zones[name] = _zone_info(name)
+            self._zones[name] = zone_info(name)
         return self._zones[name]
 
     def next_cell(self, when: datetime | None) -> str:
         """``MM-DD HH:MM`` this year, ``YYYY-MM-DD HH:MM`` another; ``-`` for none."""
-        if when is None:
-            return "-"
-        return f"{when:%m-%d %H:%M}" if when.year == self._year else f"{when:%Y-%m-%d %H:%M}"
+        return "-" if when is None else short_time(when, self._year)
 
     def seconds_left(self, when: datetime) -> int:
         """Whole seconds from now to ``when`` (negative: passed)."""
