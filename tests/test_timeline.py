@@ -366,6 +366,9 @@ def test_cli_get_next_table(cli: Invoke, store: StockStore) -> None:
     rows = lines[start + 2 : start + 5]
     assert len(rows) == 3 and all(re.search(r"\d\d:00:00Z", row) for row in rows)
     assert lines[start + 1].split() == ["LOCAL", "UTC", "LEFT"]
+    # LEFT reads as list's LEFT does: two units with a space (``21h 1min``, ``1d 21h``)
+    left = [row.split("Z  ", 1)[1] for row in rows]
+    assert all(re.fullmatch(r"\d+(d|h|min|s)( \d+(h|min|s))?", text) for text in left), left
     assert lines[0].startswith("FIELD")  # get's own table first
 
 

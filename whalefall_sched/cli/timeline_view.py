@@ -104,7 +104,7 @@ def _local(when: datetime, zone: tzinfo | None = None) -> str:
 
 def next_fire_times_lines(result: JobNextFireTimes) -> list[str]:
     """The ``NEXT N FIRE TIMES`` section under get's table (local time, UTC, time left)."""
-    from whalefall_sched.cli.render import time_left
+    from whalefall_sched.cli.times import local_zone, time_left
     from whalefall_sched.services.timeline_dto import utc_z
 
     fires = result.fires
@@ -113,7 +113,11 @@ def next_fire_times_lines(result: JobNextFireTimes) -> list[str]:
         title += " (paused: the times it would fire if resumed)"
     lines = ["", title]
     if fires.fire_times:
-        rows = [(_local(t), utc_z(t), time_left(t, result.now)) for t in fires.fire_times]
+        zone = local_zone().tz
+        rows = [
+            (_local(t, zone), utc_z(t), time_left(int((t - result.now).total_seconds())))
+            for t in fires.fire_times
+        ]
         first = max(len("LOCAL"), *(cell_width(r[0]) for r in rows))
         lines.append(f"{pad('LOCAL', first)}  {pad('UTC', 20)}  LEFT")
         lines += [f"{pad(local, first)}  {utc}  {left}" for local, utc, left in rows]
