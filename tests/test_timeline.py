@@ -203,6 +203,18 @@ def _timeline(store: StockStore, hours: int = 24, cap: int = FIRE_TIMES_CAP) -> 
         repository.close()
 
 
+def test_the_read_service_draws_the_same_timeline(store: StockStore) -> None:
+    repository = JobStoreRepository(store.url)
+    try:
+        service = SchedulerJobsReadService(repository)
+        timeline = service.timeline(
+            span=dt.timedelta(hours=24), zone=SHANGHAI, zone_name="Asia/Shanghai", now=NOW
+        )
+    finally:
+        repository.close()
+    assert timeline.to_dict() == _timeline(store).to_dict()
+
+
 def test_timeline_fire_times_and_collisions_are_exact(store: StockStore) -> None:
     document = _timeline(store).to_dict()
     assert document["from"] == "2031-01-01T00:00:00+08:00"

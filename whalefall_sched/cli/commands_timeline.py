@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import click
@@ -84,13 +84,6 @@ def timeline_command(
     span = timedelta(hours=hours) if hours is not None else timedelta(days=days or 1)
     with _guard(ctx, output) as settings:
         from whalefall_sched.cli.timeline_view import render_timeline
-        from whalefall_sched.services.timeline import build_timeline
 
-        timeline = build_timeline(
-            settings.repository(),
-            now=datetime.now(UTC),
-            span=span,
-            zone=zone.tz,
-            zone_name=zone.label,
-        )
+        timeline = settings.read_service().timeline(span=span, zone=zone.tz, zone_name=zone.label)
         render_timeline(timeline, output, width=width, color=color)

@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from whalefall_sched.errors import InvalidInputError, StoreSystemError, WhaleFallSchedError
@@ -22,7 +22,7 @@ from whalefall_sched.services.dto import (
 )
 from whalefall_sched.services.job_ids import check_job_id
 from whalefall_sched.services.tasks_file import TasksFile
-from whalefall_sched.services.timeline_dto import JobNextFireTimes
+from whalefall_sched.services.timeline_dto import JobNextFireTimes, Timeline
 from whalefall_sched.services.triggers import trigger_args, trigger_type
 
 #: A job with no misfire grace counts as overdue once this many seconds late.
@@ -102,6 +102,11 @@ class SchedulerJobsReadService:
 
     def get_job(self, job_id: str) -> SchedulerJobDetail:
         """One job's details; raises :class:`JobNotFoundError` for an unknown id."""
+        return self._read_detail(job_id)[1]
+
+    def _read_detail(self, job_id: str) -> tuple[StoredJob, SchedulerJobDetail]:
+        """One job's row and details (one read); a job whose details cannot be shown is
+        unreadable, with the reason (as ``get`` shows it, not a failed command)."""
         check_job_id(job_id, self._repo.where)
         with _as_system_error("获取任务详情失败 (reading the job failed)"):
             job = self._repo.get_job(job_id)
@@ -109,8 +114,9 @@ class SchedulerJobsReadService:
             detail = self._detail(job)
             detail.to_dict()
         except Exception as exc:  # noqa: BLE001 - shown as unreadable, not a failed command
-            return self._detail(_unreadable(job, exc))
-        return detail
+            job = _unreadable(job, exc)
+            detail = self._detail(job)
+        return job, detail
 
     def get_job_fire_times(
         self, job_id: str, count: int, now: datetime | None = None
@@ -125,16 +131,28 @@ class SchedulerJobsReadService:
         if not 1 <= count <= MAX_NEXT:
             raise InvalidInputError(f"the number of fire times must be 1 to {MAX_NEXT}")
         now = now or datetime.now(UTC)
-        check_job_id(job_id, self._repo.where)
-        with _as_system_error("获取任务详情失败 (reading the job failed)"):
-            job = self._repo.get_job(job_id)
-        try:
-            detail = self._detail(job)
-            detail.to_dict()
-        except Exception as exc:  # noqa: BLE001 - shown as unreadable, not a failed command
-            job = _unreadable(job, exc)
-            detail = self._detail(job)
+        job, detail = self._read_detail(job_id)
         return JobNextFireTimes(detail, count, job_fire_times(job, now, count=count), now)
+
+    def timeline(
+        self,
+        *,
+        span: timedelta,
+        zone: tzinfo,
+        zone_name: str,
+        now: datetime | None = None,
+    ) -> Timeline:
+        """Every job's fire times from ``now`` (default: the current time) for ``span``,
+        and the minutes in which several jobs fire (``services/timeline.py``)."""
+        from whalefall_sched.services.timeline import build_timeline
+
+        return build_timeline(
+            self._repo,
+            now=now or datetime.now(UTC),
+            span=span,
+            zone=zone,
+            zone_name=zone_name,
+        )
 
     def _detail(self, job: StoredJob) -> SchedulerJobDetail:
         item = self._item(job)
