@@ -14,7 +14,6 @@ and cut to its limit (:mod:`.terminal`), as in every other table.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -31,6 +30,7 @@ from whalefall_sched.cli.terminal import (
     printable,
     stdout_width,
     use_color,
+    write_lines,
 )
 from whalefall_sched.cli.times import (
     Zone,
@@ -101,8 +101,6 @@ _STATE_COLOUR = {"running": "32", "paused": "33", "unreadable": "31"}
 _BUILTIN = {True: "yes", False: "no", None: "?"}
 _BOLD = "\x1b[1m"
 _RESET = "\x1b[0m"
-#: Lines written to stdout at once by the streaming outputs.
-_CHUNK = 2000
 
 
 # -- one job's values ----------------------------------------------------------------
@@ -168,11 +166,11 @@ def render_list(items: Iterable[SchedulerJobListItem], options: ListOptions) -> 
     """Write ``items`` to stdout as ``options.output`` says (not JSON)."""
     output = options.output
     if output is ListOutput.name:
-        _write_lines(printable(item.id) for item in items)
+        write_lines(printable(item.id) for item in items)
         return
     zone = options.zone or local_zone()
     if output is ListOutput.tsv:
-        _write_lines(tsv_lines(items, _Clock(zone), headers=options.headers))
+        write_lines(tsv_lines(items, _Clock(zone), headers=options.headers))
         return
     wide = output is ListOutput.wide
     lines, unreadable = table_lines(
@@ -186,28 +184,12 @@ def render_list(items: Iterable[SchedulerJobListItem], options: ListOptions) -> 
     if lines is None:
         err_line("No jobs.")
         return
-    _write_lines(lines)
+    write_lines(lines)
     if unreadable and not wide:
         err_line(
             f"note: {unreadable} job(s) unreadable: `list -o wide` or `get ID` shows why "
             "(each row is left as it is)"
         )
-
-
-def _write_lines(lines: Iterable[str]) -> None:
-    """Each line and a newline on stdout, a chunk at a time, then flushed."""
-    chunk: list[str] = []
-    write = sys.stdout.write
-    for text in lines:
-        chunk.append(text)
-        if len(chunk) >= _CHUNK:
-            chunk.append("")
-            write("\n".join(chunk))
-            chunk = []
-    if chunk:
-        chunk.append("")
-        write("\n".join(chunk))
-    sys.stdout.flush()
 
 
 # -- tsv -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import io
 import os
 import sys
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, TextIO
 
@@ -159,6 +160,27 @@ def use_color(mode: ColorMode = ColorMode.auto) -> bool:
         return bool(stream is not None and stream.isatty())
     except (OSError, ValueError, AttributeError):  # closed, or not a real stream
         return False
+
+
+#: Lines written to stdout at once by :func:`write_lines`.
+_CHUNK = 2000
+
+
+def write_lines(lines: Iterable[str]) -> None:
+    """Each line and a newline on stdout, a chunk at a time (a long listing streams), then
+    flushed."""
+    chunk: list[str] = []
+    write = sys.stdout.write
+    for text in lines:
+        chunk.append(text)
+        if len(chunk) >= _CHUNK:
+            chunk.append("")
+            write("\n".join(chunk))
+            chunk = []
+    if chunk:
+        chunk.append("")
+        write("\n".join(chunk))
+    sys.stdout.flush()
 
 
 def line(text: str) -> str:

@@ -10,7 +10,7 @@ Every text from the store goes through :func:`~whalefall_sched.cli.terminal.fiel
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from whalefall_sched.cli.terminal import (
     pad,
     stdout_width,
     use_color,
+    write_lines,
 )
 
 if TYPE_CHECKING:
@@ -87,13 +88,6 @@ def _styled(text: str, style: str, color: bool) -> str:
     return f"{_STYLES[style]}{text}{_RESET}"
 
 
-def _write(lines: Iterable[str]) -> None:
-    out = sys.stdout
-    for text in lines:
-        out.write(text + "\n")
-    out.flush()
-
-
 # -- get --next ----------------------------------------------------------------------
 
 
@@ -135,7 +129,7 @@ def render_next_fire_times(result: JobNextFireTimes, output: OutputFormat) -> No
         print_json(json_document(result.detail) | result.extra_keys())
         return
     render(result.detail, output)
-    _write(next_fire_times_lines(result))
+    write_lines(next_fire_times_lines(result))
 
 
 # -- timeline ------------------------------------------------------------------------
@@ -427,6 +421,6 @@ def render_timeline(
     if not timeline.jobs:
         note("No jobs.")
         return
-    _write(
+    write_lines(
         timeline_lines(timeline, output_width(width), color=use_color(color), unicode=use_unicode())
     )
