@@ -1,10 +1,11 @@
-"""The one renderer: every result object becomes a table or one JSON document.
+"""Every result's JSON document, and the Rich tables of ``get``, ``status`` and the
+write commands.
 
-``list`` tables are written by :mod:`.list_view` (a fixed-width writer); the others
-through Rich, imported here only, and only when such a table is printed. Colour follows
-Rich's rules: none when ``NO_COLOR`` is set or stdout is not a terminal. Every field of
-a table and every line on stderr is cut and made printable (:mod:`.terminal`); JSON is
-exact.
+``list`` tables are written by :mod:`.list_view`, ``timeline`` and ``get --next`` by
+:mod:`.timeline_view` (plain writers); the others through Rich, imported here only, and
+only when such a table is printed. Rich colours by the same variables as the tool's one
+rule (:func:`.terminal.use_color`). Every field of a table and every line on stderr is
+cut and made printable (:mod:`.terminal`); JSON is exact.
 """
 
 from __future__ import annotations

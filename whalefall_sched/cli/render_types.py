@@ -1,4 +1,4 @@
-"""Small types shared by the command module and the renderer (cheap to import)."""
+"""Small types shared by the commands and the writers (cheap to import)."""
 
 from __future__ import annotations
 
