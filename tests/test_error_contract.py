@@ -321,8 +321,8 @@ def test_the_table_columns_derive_from_the_one_cron_field_list() -> None:
 
 def test_time_left_and_local_time_say_what_their_docstrings_say() -> None:
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-    assert time_left(now + timedelta(hours=5, minutes=26), now) == "5h26min"
-    assert time_left(now - timedelta(minutes=3, seconds=2), now) == "3min2s ago"
+    assert time_left(now + timedelta(hours=5, minutes=26), now) == "5h 26min"
+    assert time_left(now - timedelta(minutes=3, seconds=2), now) == "3min 2s ago"
     this_year = local_time((now + timedelta(hours=1)).isoformat(), now).split("\n")
     assert len(this_year) == 2 and this_year[1] == "1h"
     assert len(this_year[0]) == len("MM-DD HH:MM")

@@ -90,9 +90,14 @@ def _check_contract(document: dict[str, Any]) -> None:
                 assert obj[twin] == utc.strftime("%Y-%m-%dT%H:%M:%SZ")
             if key.endswith("_utc"):
                 assert keys[index - 1] == key.removesuffix("_utc"), where
+                own = obj[key.removesuffix("_utc")]
+                if isinstance(value, list):  # a list of times beside its UTC twin
+                    assert len(value) == len(own), where
+                    assert all(UTC_Z.match(v) for v in value), f"{where}.{key}: {value!r}"
+                    continue
                 assert value is None or UTC_Z.match(value), f"{where}.{key}: {value!r}"
                 if value is None:
-                    assert obj[key.removesuffix("_utc")] is None
+                    assert own is None
 
 
 # -- every command ---------------------------------------------------------------------
@@ -108,6 +113,10 @@ def test_every_read_document_keeps_the_contract(cli: Invoke, store: StockStore) 
         _check_contract(detail)
         # get carries every list field, with the same value
         assert {k: detail[k] for k in item} == item
+        _check_contract(_doc(cli, "get", item["id"], "--next", "2", url=store.url))
+    timeline = _doc(cli, "timeline", url=store.url)
+    _check_contract(timeline)
+    assert [job["id"] for job in timeline["jobs"]] == [i["id"] for i in listed["items"]]
     status = _doc(cli, "status", url=store.url, code=ExitCode.CONFLICT)  # "late" is overdue
     _check_contract(status)
     assert status["next_wakeup_utc"] is not None

@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import REPO, Invoke, StockStore
 from whalefall_sched.cli.render import json_text
+from whalefall_sched.cli.render_types import ColorMode
 from whalefall_sched.cli.terminal import (
     CRON_FIELD_CHARS,
     FIELD_CHARS,
@@ -26,6 +27,7 @@ from whalefall_sched.cli.terminal import (
     LIST_FIELD_CHARS,
     clip,
     printable,
+    use_color,
 )
 
 #: One of each kind of character that can take over a terminal or hide text.
@@ -70,6 +72,57 @@ def test_printable_escapes_each_kind_and_keeps_ordinary_text() -> None:
 def test_clip_says_how_much_was_cut() -> None:
     assert clip("abc", 3) == "abc"
     assert clip("x" * 1_000_003, 3) == "xxx…[1,000,000 more characters]"
+
+
+class _Stdout:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize(
+    ("mode", "env", "tty", "coloured"),
+    [
+        (ColorMode.auto, {}, True, True),
+        (ColorMode.auto, {}, False, False),
+        (ColorMode.auto, {"NO_COLOR": "1"}, True, False),
+        (ColorMode.auto, {"NO_COLOR": ""}, True, True),  # empty: as if unset
+        (ColorMode.auto, {"TERM": "dumb"}, True, False),
+        (ColorMode.auto, {"TERM": "unknown"}, True, False),
+        (ColorMode.auto, {"FORCE_COLOR": "1"}, False, True),
+        (ColorMode.auto, {"FORCE_COLOR": "1", "NO_COLOR": "1"}, False, False),
+        (ColorMode.auto, {"FORCE_COLOR": "1", "TERM": "dumb"}, True, False),
+        (ColorMode.always, {"NO_COLOR": "1", "TERM": "dumb"}, False, True),
+        (ColorMode.never, {"FORCE_COLOR": "1"}, True, False),
+    ],
+)
+def test_one_colour_rule(
+    monkeypatch: pytest.MonkeyPatch,
+    mode: ColorMode,
+    env: dict[str, str],
+    tty: bool,
+    coloured: bool,
+) -> None:
+    for key in ("NO_COLOR", "FORCE_COLOR", "TERM"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(sys, "stdout", _Stdout(tty))
+    assert use_color(mode) is coloured
+
+
+@pytest.mark.parametrize("command", [["list"], ["timeline"]])
+def test_both_drawn_commands_follow_force_color_and_term(
+    cli: Invoke, sqlite_stock: StockStore, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    sqlite_stock.add(dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="a"))
+    monkeypatch.delenv("TERM", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert "\x1b[" in cli(*command, url=sqlite_stock.url).stdout
+    monkeypatch.setenv("TERM", "dumb")
+    assert "\x1b[" not in cli(*command, url=sqlite_stock.url).stdout
 
 
 def test_json_keeps_every_string_exact_and_encodable() -> None:

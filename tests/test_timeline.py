@@ -27,8 +27,9 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tests.conftest import Invoke, StockStore
+from whalefall_sched.cli.terminal import cell_width as cells
 from whalefall_sched.cli.timeline_view import MAX_NEXT as CLI_MAX_NEXT
-from whalefall_sched.cli.timeline_view import cells, timeline_lines
+from whalefall_sched.cli.timeline_view import timeline_lines
 from whalefall_sched.errors import InvalidInputError, JobNotFoundError
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerJobsReadService
@@ -202,6 +203,18 @@ def _timeline(store: StockStore, hours: int = 24, cap: int = FIRE_TIMES_CAP) -> 
         repository.close()
 
 
+def test_the_read_service_draws_the_same_timeline(store: StockStore) -> None:
+    repository = JobStoreRepository(store.url)
+    try:
+        service = SchedulerJobsReadService(repository)
+        timeline = service.timeline(
+            span=dt.timedelta(hours=24), zone=SHANGHAI, zone_name="Asia/Shanghai", now=NOW
+        )
+    finally:
+        repository.close()
+    assert timeline.to_dict() == _timeline(store).to_dict()
+
+
 def test_timeline_fire_times_and_collisions_are_exact(store: StockStore) -> None:
     document = _timeline(store).to_dict()
     assert document["from"] == "2031-01-01T00:00:00+08:00"
@@ -365,6 +378,9 @@ def test_cli_get_next_table(cli: Invoke, store: StockStore) -> None:
     rows = lines[start + 2 : start + 5]
     assert len(rows) == 3 and all(re.search(r"\d\d:00:00Z", row) for row in rows)
     assert lines[start + 1].split() == ["LOCAL", "UTC", "LEFT"]
+    # LEFT reads as list's LEFT does: two units with a space (``21h 1min``, ``1d 21h``)
+    left = [row.split("Z  ", 1)[1] for row in rows]
+    assert all(re.fullmatch(r"\d+(d|h|min|s)( \d+(h|min|s))?", text) for text in left), left
     assert lines[0].startswith("FIELD")  # get's own table first
 
 
@@ -452,6 +468,8 @@ def test_cli_timeline_is_100_columns_when_piped(cli: Invoke, store: StockStore) 
         (["--days", "32"], "--days"),
         (["--days", "0"], "--days"),
         (["--tz", "Mars/Olympus"], "unknown time zone"),
+        (["--tz", "America"], "unknown time zone"),  # a directory of the zone database
+        (["--tz", "job"], "'job' (each job's own zone) is not accepted here"),
         (["--width", "10"], "--width"),
     ],
 )

@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from whalefall_sched.cli.render_types import ColorMode, ListOutput, OutputFormat
-from whalefall_sched.cli.terminal import (
-    err_line,
-)
+from whalefall_sched.cli.render_types import COLOR_HELP, ColorMode, ListOutput, OutputFormat
+from whalefall_sched.cli.terminal import err_line
+from whalefall_sched.cli.times import zone_option
 
 if TYPE_CHECKING:
     pass
@@ -24,18 +23,6 @@ from whalefall_sched.cli.app import (
 )
 
 # -- reading------------------------------------------------------------------------
-
-
-def _tz_option(value: str | None) -> str | None:
-    """``--tz``: a usage error (exit 2) for a zone that does not exist."""
-    if value is not None:
-        from whalefall_sched.cli.list_view import parse_zone
-
-        try:
-            parse_zone(value)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from exc
-    return value
 
 
 @app.command("list")
@@ -71,7 +58,7 @@ def list_command(
         typer.Option(
             "--tz",
             metavar="ZONE",
-            callback=_tz_option,
+            callback=zone_option(job=True),
             help="Time zone of NEXT: an IANA name (UTC, Asia/Shanghai), 'local' (the "
             "default), or 'job' (each job's trigger's own zone).",
             show_default=False,
@@ -81,8 +68,7 @@ def list_command(
         ColorMode,
         typer.Option(
             "--color",
-            help="Colour STATE and the header: auto (a terminal, unless NO_COLOR is set), "
-            "always, never.",
+            help=f"Colour STATE and the header: {COLOR_HELP}",
         ),
     ] = ColorMode.auto,
 ) -> None:
@@ -109,7 +95,8 @@ def list_command(
 
             _render(JobList(items), OutputFormat.json)
             return
-        from whalefall_sched.cli.list_view import ListOptions, parse_zone, render_list
+        from whalefall_sched.cli.list_view import ListOptions, render_list
+        from whalefall_sched.cli.times import parse_zone
 
         options = ListOptions(
             output=output,

@@ -2,49 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
-from enum import StrEnum
+from datetime import timedelta
 from typing import Annotated
 
 import click
 import typer
 
 from whalefall_sched.cli.app import OutputOption, _guard, app
-from whalefall_sched.cli.render_types import OutputFormat
+from whalefall_sched.cli.render_types import COLOR_HELP, ColorMode, OutputFormat
+from whalefall_sched.cli.times import local_zone, parse_zone, zone_option
 
 #: The longest window: 31 days (``--days 31``, ``--hours 744``).
 MAX_DAYS = 31
-
-
-class ColorChoice(StrEnum):
-    """``--color``."""
-
-    auto = "auto"
-    always = "always"
-    never = "never"
-
-
-def resolve_zone(name: str | None) -> tuple[tzinfo, str]:
-    """``--tz``: the zone and its name; ``local`` (the default) is the machine's zone."""
-    if name is None or name == "local":
-        import tzlocal
-
-        local = tzlocal.get_localzone()
-        return local, str(getattr(local, "key", None) or local)
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(name), name
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise typer.BadParameter(
-            f"unknown time zone {name!r}: give an IANA name (Asia/Shanghai, UTC) or 'local'"
-        ) from exc
-
-
-def _zone_option(value: str | None) -> str | None:
-    if value is not None:
-        resolve_zone(value)
-    return value
 
 
 @app.command("timeline")
@@ -78,7 +47,7 @@ def timeline_command(
         typer.Option(
             "--tz",
             metavar="ZONE",
-            callback=_zone_option,
+            callback=zone_option(job=False),
             help="Time zone of the axis and the times shown: an IANA name "
             "(Asia/Shanghai), UTC, or local (the default).",
             show_default=False,
@@ -97,9 +66,9 @@ def timeline_command(
         ),
     ] = None,
     color: Annotated[
-        ColorChoice,
-        typer.Option("--color", help="Colour: auto (a terminal without NO_COLOR), always, never."),
-    ] = ColorChoice.auto,
+        ColorMode,
+        typer.Option("--color", help=f"Colour the picture: {COLOR_HELP}"),
+    ] = ColorMode.auto,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Draw every job's fire times ahead: one lane per job (read-only).
@@ -110,17 +79,11 @@ def timeline_command(
     """
     if hours is not None and days is not None:
         raise click.UsageError("--hours and --days cannot be used together", ctx)
-    zone, zone_name = resolve_zone(tz)
+    zone = parse_zone(tz, job=False) if tz is not None else local_zone()
+    assert zone.tz is not None
     span = timedelta(hours=hours) if hours is not None else timedelta(days=days or 1)
     with _guard(ctx, output) as settings:
         from whalefall_sched.cli.timeline_view import render_timeline
-        from whalefall_sched.services.timeline import build_timeline
 
-        timeline = build_timeline(
-            settings.repository(),
-            now=datetime.now(UTC),
-            span=span,
-            zone=zone,
-            zone_name=zone_name,
-        )
-        render_timeline(timeline, output, width=width, color=color.value)
+        timeline = settings.read_service().timeline(span=span, zone=zone.tz, zone_name=zone.label)
+        render_timeline(timeline, output, width=width, color=color)

@@ -14,12 +14,9 @@ and cut to its limit (:mod:`.terminal`), as in every other table.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from typing import Any
 
 from whalefall_sched.cli.render_types import ColorMode, ListOutput
@@ -32,6 +29,15 @@ from whalefall_sched.cli.terminal import (
     fit,
     printable,
     stdout_width,
+    use_color,
+    write_lines,
+)
+from whalefall_sched.cli.times import (
+    Zone,
+    local_zone,
+    short_time,
+    time_left,
+    zone_info,
 )
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
@@ -40,11 +46,6 @@ from whalefall_sched.services.dto import (
     SchedulerJobListItem,
 )
 from whalefall_sched.services.triggers import CRON_ARG_KEYS
-
-#: ``--tz job``: each job's NEXT in its trigger's own time zone.
-JOB_ZONE = "job"
-#: ``--tz local`` (the default): the machine's zone.
-LOCAL_ZONE = "local"
 
 #: Headings that are not the field's name in capitals.
 _CRON_HEADINGS = {"second": "SEC", "minute": "MIN", "day_of_week": "DOW"}
@@ -100,70 +101,6 @@ _STATE_COLOUR = {"running": "32", "paused": "33", "unreadable": "31"}
 _BUILTIN = {True: "yes", False: "no", None: "?"}
 _BOLD = "\x1b[1m"
 _RESET = "\x1b[0m"
-#: Lines written to stdout at once by the streaming outputs.
-_CHUNK = 2000
-
-
-# -- time zones ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Zone:
-    """Where NEXT is shown: ``tz`` with its ``label``, or (``tz`` None) each job's zone."""
-
-    tz: tzinfo | None
-    label: str
-
-
-def parse_zone(value: str) -> Zone:
-    """``--tz``: ``local``, ``job`` or an IANA zone name; ValueError saying why not."""
-    if value == JOB_ZONE:
-        return Zone(None, "job zone")
-    if value == LOCAL_ZONE:
-        return local_zone()
-    zone = _zone_info(value)
-    if zone is None:
-        raise ValueError(
-            f"unknown time zone {printable(value)!r}: give an IANA name such as UTC or "
-            f"Asia/Shanghai, {LOCAL_ZONE!r} or {JOB_ZONE!r}"
-        )
-    return Zone(zone, value)
-
-
-def _zone_info(key: str) -> tzinfo | None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    if not key or not key.isprintable():
-        return None
-    try:
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # not found, not a key, a directory
-        return None
-
-
-def local_zone() -> Zone:
-    """The machine's zone, named (``TZ``, else ``/etc/localtime``), else its abbreviation."""
-    key = _local_key()
-    zone = _zone_info(key) if key else None
-    if key and zone is not None:
-        return Zone(zone, key)
-    local = datetime.now().astimezone().tzinfo or UTC
-    return Zone(local, local.tzname(None) or "local")
-
-
-def _local_key() -> str | None:
-    if "TZ" in os.environ:
-        value = os.environ["TZ"].removeprefix(":")
-        if not value:
-            return "UTC"  # an empty TZ is UTC to the C library
-        return value.split("zoneinfo/", 1)[1] if "zoneinfo/" in value else value
-    try:
-        target = str(Path("/etc/localtime").resolve())
-    except OSError:
-        return None
-    if "zoneinfo/" in target:
-        return target.split("zoneinfo/", 1)[1]
-    return None
 
 
 # -- one job's values ----------------------------------------------------------------
@@ -172,23 +109,6 @@ def _local_key() -> str | None:
 def state_label(state: str) -> str:
     """``running``, ``paused`` or ``unreadable``."""
     return _STATE_LABEL.get(state, "unreadable")
-
-
-def time_left(seconds: int) -> str:
-    """The LEFT column: its two largest units (``1h 41min``, ``21h``, ``2d 3h``, ``42s``);
-    ``overdue`` when the time has passed."""
-    if seconds < 0:
-        return "overdue"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}min" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}min {secs}s" if secs else f"{minutes}min"
-    return f"{secs}s"
 
 
 class _Clock:
@@ -214,14 +134,12 @@ class _Clock:
         if name is None:
             return None
         if name not in self._zones:
-            self._zones[name] = _zone_info(name)
+            self._zones[name] = zone_info(name)
         return self._zones[name]
 
     def next_cell(self, when: datetime | None) -> str:
         """``MM-DD HH:MM`` this year, ``YYYY-MM-DD HH:MM`` another; ``-`` for none."""
-        if when is None:
-            return "-"
-        return f"{when:%m-%d %H:%M}" if when.year == self._year else f"{when:%Y-%m-%d %H:%M}"
+        return "-" if when is None else short_time(when, self._year)
 
     def seconds_left(self, when: datetime) -> int:
         """Whole seconds from now to ``when`` (negative: passed)."""
@@ -241,21 +159,6 @@ class ListOptions:
     color: ColorMode = ColorMode.auto
 
 
-def use_colour(mode: ColorMode) -> bool:
-    """``always``, ``never``, or (``auto``) a terminal on stdout or ``FORCE_COLOR`` set,
-    and ``NO_COLOR`` unset or empty."""
-    if mode is not ColorMode.auto:
-        return mode is ColorMode.always
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    try:
-        return bool(sys.stdout is not None and sys.stdout.isatty())
-    except (OSError, ValueError):
-        return False
-
-
 # -- the entry point -----------------------------------------------------------------
 
 
@@ -263,11 +166,11 @@ def render_list(items: Iterable[SchedulerJobListItem], options: ListOptions) -> 
     """Write ``items`` to stdout as ``options.output`` says (not JSON)."""
     output = options.output
     if output is ListOutput.name:
-        _write_lines(printable(item.id) for item in items)
+        write_lines(printable(item.id) for item in items)
         return
     zone = options.zone or local_zone()
     if output is ListOutput.tsv:
-        _write_lines(tsv_lines(items, _Clock(zone), headers=options.headers))
+        write_lines(tsv_lines(items, _Clock(zone), headers=options.headers))
         return
     wide = output is ListOutput.wide
     lines, unreadable = table_lines(
@@ -276,33 +179,17 @@ def render_list(items: Iterable[SchedulerJobListItem], options: ListOptions) -> 
         wide=wide,
         width=None if wide else stdout_width(),
         headers=options.headers,
-        colour=use_colour(options.color),
+        colour=use_color(options.color),
     )
     if lines is None:
         err_line("No jobs.")
         return
-    _write_lines(lines)
+    write_lines(lines)
     if unreadable and not wide:
         err_line(
             f"note: {unreadable} job(s) unreadable: `list -o wide` or `get ID` shows why "
             "(each row is left as it is)"
         )
-
-
-def _write_lines(lines: Iterable[str]) -> None:
-    """Each line and a newline on stdout, a chunk at a time, then flushed."""
-    chunk: list[str] = []
-    write = sys.stdout.write
-    for text in lines:
-        chunk.append(text)
-        if len(chunk) >= _CHUNK:
-            chunk.append("")
-            write("\n".join(chunk))
-            chunk = []
-    if chunk:
-        chunk.append("")
-        write("\n".join(chunk))
-    sys.stdout.flush()
 
 
 # -- tsv -----------------------------------------------------------------------------

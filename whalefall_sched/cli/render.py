@@ -1,10 +1,11 @@
-"""The one renderer: every result object becomes a table or one JSON document.
+"""Every result's JSON document, and the Rich tables of ``get``, ``status`` and the
+write commands.
 
-``list`` tables are written by :mod:`.list_view` (a fixed-width writer); the others
-through Rich, imported here only, and only when such a table is printed. Colour follows
-Rich's rules: none when ``NO_COLOR`` is set or stdout is not a terminal. Every field of
-a table and every line on stderr is cut and made printable (:mod:`.terminal`); JSON is
-exact.
+``list`` tables are written by :mod:`.list_view`, ``timeline`` and ``get --next`` by
+:mod:`.timeline_view` (plain writers); the others through Rich, imported here only, and
+only when such a table is printed. Rich colours by the same variables as the tool's one
+rule (:func:`.terminal.use_color`). Every field of a table and every line on stderr is
+cut and made printable (:mod:`.terminal`); JSON is exact.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from whalefall_sched.cli.terminal import (
     err_line,
     field,
 )
+from whalefall_sched.cli.times import duration, short_time
 from whalefall_sched.services.dto import (
     SCHEMA_VERSION,
     STATE_PAUSED,
@@ -231,36 +233,22 @@ def note(message: str) -> None:
 
 
 def time_left(when: datetime, now: datetime | None = None) -> str:
-    """From ``now`` to ``when`` in its two largest units: ``5h26min`` ahead, ``3min2s ago``
-    past (the LEFT and PASSED columns of ``systemctl list-timers``)."""
+    """From ``now`` to ``when`` in its two largest units (:func:`.times.duration`):
+    ``5h 26min`` ahead, ``3min 2s ago`` past."""
     now = now or datetime.now(when.tzinfo)
     seconds = int((when - now).total_seconds())
-    suffix = "left" if seconds >= 0 else "ago"
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        parts = [f"{days}d", f"{hours}h"] if hours else [f"{days}d"]
-    elif hours:
-        parts = [f"{hours}h", f"{minutes}min"] if minutes else [f"{hours}h"]
-    elif minutes:
-        parts = [f"{minutes}min", f"{secs}s"] if secs else [f"{minutes}min"]
-    else:
-        parts = [f"{secs}s"]
-    return "".join(parts) + ("" if suffix == "left" else " ago")
+    return duration(seconds) if seconds >= 0 else f"{duration(-seconds)} ago"
 
 
 def local_time(iso: str | None, now: datetime | None = None) -> str:
-    """An ISO time in local time (``MM-DD HH:MM``, or ``YYYY-MM-DD`` in another year), then
-    on a second line :func:`time_left`; ``-`` for None."""
+    """An ISO time in local time (:func:`.times.short_time`), then on a second line
+    :func:`time_left`; ``-`` for None."""
     if iso is None:
         return "-"
     when = datetime.fromisoformat(iso)
     local = when.astimezone()
     this_year = (now or datetime.now(local.tzinfo)).year
-    shown = f"{local:%m-%d %H:%M}" if local.year == this_year else f"{local:%Y-%m-%d}"
-    return f"{shown}\n{time_left(when, now)}"
+    return f"{short_time(local, this_year)}\n{time_left(when, now)}"
 
 
 def _state(state: str) -> str:

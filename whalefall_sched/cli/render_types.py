@@ -1,4 +1,4 @@
-"""Small types shared by the command module and the renderer (cheap to import)."""
+"""Small types shared by the commands and the writers (cheap to import)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,12 @@ class ListOutput(StrEnum):
         return OutputFormat.json if self is ListOutput.json else OutputFormat.table
 
 
+#: ``--color``'s help, the same for every command (the rule: :func:`.terminal.use_color`).
+COLOR_HELP = "auto (a terminal; NO_COLOR, TERM=dumb and FORCE_COLOR are followed), always, never."
+
+
 class ColorMode(StrEnum):
-    """``--color``: ``auto`` colours a terminal unless ``NO_COLOR`` is set."""
+    """``--color``: ``always``, ``never``, or ``auto`` (:func:`.terminal.use_color`)."""
 
     auto = "auto"
     always = "always"

@@ -13,8 +13,11 @@ import io
 import os
 import sys
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, TextIO
+
+from whalefall_sched.cli.render_types import ColorMode
 
 #: Characters of one field shown in a ``list`` table cell (ids, names, descriptions).
 LIST_FIELD_CHARS = 200
@@ -92,21 +95,27 @@ def _char_width(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
-def fit(text: str, width: int) -> str:
-    """``text`` cut to at most ``width`` cells, ending in :data:`ELLIPSIS` when cut."""
+def fit(text: str, width: int, marker: str = ELLIPSIS) -> str:
+    """``text`` cut to at most ``width`` cells, ending in ``marker`` (:data:`ELLIPSIS`,
+    one cell, unless told) when cut."""
     if cell_width(text) <= width:
         return text
     if width <= 0:
         return ""
-    room = width - 1  # the ellipsis takes one cell
+    room = width - cell_width(marker)
     if text.isascii():
-        return text[:room] + ELLIPSIS
+        return text[: max(0, room)] + marker
     used = 0
     for index, char in enumerate(text):
         used += _char_width(char)
         if used > room:
-            return text[:index] + ELLIPSIS
+            return text[:index] + marker
     return text  # pragma: no cover - the width check above returned already
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` filled with spaces to ``width`` cells (unchanged where it is as wide)."""
+    return text + " " * max(0, width - cell_width(text))
 
 
 def stdout_width() -> int | None:
@@ -128,6 +137,50 @@ def stdout_width() -> int | None:
         return os.get_terminal_size(stream.fileno()).columns or 80
     except (OSError, ValueError, AttributeError):
         return 80
+
+
+def use_color(mode: ColorMode = ColorMode.auto) -> bool:
+    """Whether stdout gets colour: the one rule of the tool (README, "Output, errors and
+    exit codes"; Rich's tables follow the same variables).
+
+    ``--color always`` and ``never`` win over everything. ``auto``: no colour when
+    ``NO_COLOR`` is set (not empty) or ``TERM`` is ``dumb`` or ``unknown``; else colour
+    when ``FORCE_COLOR`` is set (not empty) or stdout is a terminal.
+    """
+    if mode is not ColorMode.auto:
+        return mode is ColorMode.always
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    stream = sys.stdout
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (OSError, ValueError, AttributeError):  # closed, or not a real stream
+        return False
+
+
+#: Lines written to stdout at once by :func:`write_lines`.
+_CHUNK = 2000
+
+
+def write_lines(lines: Iterable[str]) -> None:
+    """Each line and a newline on stdout, a chunk at a time (a long listing streams), then
+    flushed."""
+    chunk: list[str] = []
+    write = sys.stdout.write
+    for text in lines:
+        chunk.append(text)
+        if len(chunk) >= _CHUNK:
+            chunk.append("")
+            write("\n".join(chunk))
+            chunk = []
+    if chunk:
+        chunk.append("")
+        write("\n".join(chunk))
+    sys.stdout.flush()
 
 
 def line(text: str) -> str:

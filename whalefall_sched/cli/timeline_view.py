@@ -1,22 +1,30 @@
 """How fire times look: ``get --next``'s section and ``timeline``'s picture.
 
 A plain writer (no Rich): every line is built here, at most ``width`` terminal cells
-wide, each lane on one line; colour is ANSI escapes only when asked for (:func:`use_color`).
+wide (the width helpers of :mod:`.terminal`), each lane on one line; colour is ANSI
+escapes only where :func:`.terminal.use_color` says.
 Every text from the store goes through :func:`~whalefall_sched.cli.terminal.field`
 (printable, bounded) before it is measured and cut.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from whalefall_sched.cli.render_types import OutputFormat
-from whalefall_sched.cli.terminal import LIST_FIELD_CHARS, field
+from whalefall_sched.cli.render_types import ColorMode, OutputFormat
+from whalefall_sched.cli.terminal import (
+    LIST_FIELD_CHARS,
+    cell_width,
+    field,
+    fit,
+    pad,
+    stdout_width,
+    use_color,
+    write_lines,
+)
 
 if TYPE_CHECKING:
     from whalefall_sched.services.timeline_dto import JobFireTimes, JobNextFireTimes, Timeline
@@ -38,74 +46,17 @@ _STYLES = {"dim": "\x1b[2m", "hot": "\x1b[1;31m", "bold": "\x1b[1m", "": ""}
 
 
 def output_width(explicit: int | None = None) -> int:
-    """``explicit``, else the terminal's width when stdout is one (``COLUMNS`` first, as
-    shells and Rich have it), else :data:`PIPE_WIDTH`; never below :data:`MIN_WIDTH`."""
+    """``explicit``, else the terminal's width when stdout is one (:func:`stdout_width`),
+    else :data:`PIPE_WIDTH`; never below :data:`MIN_WIDTH`."""
     if explicit is not None:
         return max(MIN_WIDTH, explicit)
-    stream = sys.stdout
-    try:
-        tty = stream.isatty()
-    except (AttributeError, ValueError, OSError):
-        tty = False
-    if not tty:
-        return PIPE_WIDTH
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return max(MIN_WIDTH, int(columns))
-    try:
-        return max(MIN_WIDTH, os.get_terminal_size(stream.fileno()).columns)
-    except (OSError, ValueError, AttributeError):
-        return PIPE_WIDTH
-
-
-def use_color(choice: str = "auto") -> bool:
-    """``always``/``never`` as said; ``auto``: stdout a terminal, ``NO_COLOR`` unset or
-    empty, and ``TERM`` not ``dumb``."""
-    if choice in ("always", "never"):
-        return choice == "always"
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        return bool(sys.stdout.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
+    return max(MIN_WIDTH, stdout_width() or PIPE_WIDTH)
 
 
 def use_unicode() -> bool:
     """Whether stdout takes UTF-8 (else the marks are ASCII)."""
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
     return encoding == "utf8"
-
-
-def cells(text: str) -> int:
-    """Terminal cells ``text`` takes: wide and full-width characters two, combining none."""
-    total = 0
-    for char in text:
-        if unicodedata.combining(char):
-            continue
-        total += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return total
-
-
-def cut(text: str, width: int, marker: str = "…") -> str:
-    """``text`` in at most ``width`` cells, ending with ``marker`` when cut."""
-    if cells(text) <= width:
-        return text
-    room = width - cells(marker)
-    kept: list[str] = []
-    used = 0
-    for char in text:
-        size = cells(char)
-        if used + size > room:
-            break
-        kept.append(char)
-        used += size
-    return "".join(kept) + marker
-
-
-def pad(text: str, width: int) -> str:
-    """``text`` padded with spaces to ``width`` cells."""
-    return text + " " * max(0, width - cells(text))
 
 
 def wrap(text: str, width: int, indent: str = "") -> list[str]:
@@ -116,14 +67,14 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
     current = lead
     for word in text[len(lead) :].split(" "):
         candidate = f"{current} {word}" if current.strip() else current + word
-        if cells(candidate) <= width:
+        if cell_width(candidate) <= width:
             current = candidate
             continue
         if current:
             lines.append(current)
         current = indent + word
-        while cells(current) > width:
-            head = cut(current, width, marker="")
+        while cell_width(current) > width:
+            head = fit(current, width, marker="")
             lines.append(head)
             current = indent + current[len(head) :]
     if current or not lines:
@@ -137,13 +88,6 @@ def _styled(text: str, style: str, color: bool) -> str:
     return f"{_STYLES[style]}{text}{_RESET}"
 
 
-def _write(lines: Iterable[str]) -> None:
-    out = sys.stdout
-    for text in lines:
-        out.write(text + "\n")
-    out.flush()
-
-
 # -- get --next ----------------------------------------------------------------------
 
 
@@ -154,7 +98,7 @@ def _local(when: datetime, zone: tzinfo | None = None) -> str:
 
 def next_fire_times_lines(result: JobNextFireTimes) -> list[str]:
     """The ``NEXT N FIRE TIMES`` section under get's table (local time, UTC, time left)."""
-    from whalefall_sched.cli.render import time_left
+    from whalefall_sched.cli.times import local_zone, time_left
     from whalefall_sched.services.timeline_dto import utc_z
 
     fires = result.fires
@@ -163,8 +107,12 @@ def next_fire_times_lines(result: JobNextFireTimes) -> list[str]:
         title += " (paused: the times it would fire if resumed)"
     lines = ["", title]
     if fires.fire_times:
-        rows = [(_local(t), utc_z(t), time_left(t, result.now)) for t in fires.fire_times]
-        first = max(len("LOCAL"), *(cells(r[0]) for r in rows))
+        zone = local_zone().tz
+        rows = [
+            (_local(t, zone), utc_z(t), time_left(int((t - result.now).total_seconds())))
+            for t in fires.fire_times
+        ]
+        first = max(len("LOCAL"), *(cell_width(r[0]) for r in rows))
         lines.append(f"{pad('LOCAL', first)}  {pad('UTC', 20)}  LEFT")
         lines += [f"{pad(local, first)}  {utc}  {left}" for local, utc, left in rows]
     note = result.note()
@@ -181,7 +129,7 @@ def render_next_fire_times(result: JobNextFireTimes, output: OutputFormat) -> No
         print_json(json_document(result.detail) | result.extra_keys())
         return
     render(result.detail, output)
-    _write(next_fire_times_lines(result))
+    write_lines(next_fire_times_lines(result))
 
 
 # -- timeline ------------------------------------------------------------------------
@@ -357,7 +305,7 @@ class _View:
         #: each id printable and bounded, as every table shows it
         self.labels = {job.id: field(job.id, LIST_FIELD_CHARS) for job in timeline.jobs}
         self.suffix = {job.id: " (paused)" if job.paused else "" for job in self.lanes}
-        wanted = [cells(self.labels[j.id] + self.suffix[j.id]) for j in self.lanes]
+        wanted = [cell_width(self.labels[j.id] + self.suffix[j.id]) for j in self.lanes]
         self.label_width = min(max([*wanted, len(_SAME), 3]), max(10, width * 2 // 5))
         self.grid = _Grid(self.start, self.end, width - self.label_width - 1)
         last = (self.end - timedelta(microseconds=1)).astimezone(self.zone).date()
@@ -384,8 +332,8 @@ class _View:
         hot_minutes = {c.minute for c in self.timeline.collisions}
         hot_columns: set[int] = set()
         for job in self.lanes:
-            room = width - cells(self.suffix[job.id])
-            label = cut(self.labels[job.id], max(1, room), marks.ellipsis) + self.suffix[job.id]
+            room = width - cell_width(self.suffix[job.id])
+            label = fit(self.labels[job.id], max(1, room), marks.ellipsis) + self.suffix[job.id]
             hot = set() if job.paused else hot_minutes
             lane, columns = _lane(job, grid, hot, marks, self.color)
             hot_columns |= columns
@@ -396,7 +344,7 @@ class _View:
                 (marks.collision, "hot") if col in hot_columns else (" ", "")
                 for col in range(grid.columns)
             ]
-            same = pad(cut(_SAME, width, marks.ellipsis), width)
+            same = pad(fit(_SAME, width, marks.ellipsis), width)
             lines.append(f"{same} {_join(row, self.color).rstrip()}")
         if not self.lanes:
             lines.append("No job has a trigger to draw.")
@@ -458,17 +406,21 @@ _SAME = "! same minute"
 
 
 def render_timeline(
-    timeline: Timeline, output: OutputFormat, *, width: int | None = None, color: str = "auto"
+    timeline: Timeline,
+    output: OutputFormat,
+    *,
+    width: int | None = None,
+    color: ColorMode = ColorMode.auto,
 ) -> None:
     """The timeline as the picture, or as one JSON document."""
-    from whalefall_sched.cli.render import note, print_json
+    from whalefall_sched.cli.render import json_document, note, print_json
 
     if output is OutputFormat.json:
-        print_json(timeline.to_dict())
+        print_json(json_document(timeline))
         return
     if not timeline.jobs:
         note("No jobs.")
         return
-    _write(
+    write_lines(
         timeline_lines(timeline, output_width(width), color=use_color(color), unicode=use_unicode())
     )

@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from whalefall_sched.errors import InvalidInputError, StoreSystemError, WhaleFallSchedError
@@ -23,7 +23,7 @@ from whalefall_sched.services.dto import (
 )
 from whalefall_sched.services.job_ids import find_job
 from whalefall_sched.services.tasks_file import TasksFile
-from whalefall_sched.services.timeline_dto import JobNextFireTimes
+from whalefall_sched.services.timeline_dto import JobNextFireTimes, Timeline
 from whalefall_sched.services.triggers import trigger_args, trigger_type
 
 #: A job with no misfire grace counts as overdue once this many seconds late.
@@ -136,6 +136,26 @@ class SchedulerJobsReadService:
         now = now or datetime.now(UTC)
         job, detail = self._shown(self._find(job_id))
         return JobNextFireTimes(detail, count, job_fire_times(job, now, count=count), now)
+
+    def timeline(
+        self,
+        *,
+        span: timedelta,
+        zone: tzinfo,
+        zone_name: str,
+        now: datetime | None = None,
+    ) -> Timeline:
+        """Every job's fire times from ``now`` (default: the current time) for ``span``,
+        and the minutes in which several jobs fire (``services/timeline.py``)."""
+        from whalefall_sched.services.timeline import build_timeline
+
+        return build_timeline(
+            self._repo,
+            now=now or datetime.now(UTC),
+            span=span,
+            zone=zone,
+            zone_name=zone_name,
+        )
 
     def _detail(self, job: StoredJob) -> SchedulerJobDetail:
         item = self._item(job)

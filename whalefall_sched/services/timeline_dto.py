@@ -148,11 +148,11 @@ class Timeline:
         return [job for job in self.jobs if job.state == STATE_UNREADABLE]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{from, to, from_utc, to_utc, timezone, cap, jobs, collisions}``."""
+        """``{from, from_utc, to, to_utc, timezone, cap, jobs, collisions}``."""
         return {
             "from": self.start.astimezone(self.zone).isoformat(),
-            "to": self.end.astimezone(self.zone).isoformat(),
             "from_utc": utc_z(self.start),
+            "to": self.end.astimezone(self.zone).isoformat(),
             "to_utc": utc_z(self.end),
             "timezone": self.zone_name,
             "cap": self.cap,
