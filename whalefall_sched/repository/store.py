@@ -265,6 +265,20 @@ class JobStoreRepository:
             return False
         return True
 
+    def replaced_rows(self) -> list[StoredJob]:
+        """The rows :meth:`replace_all` would remove, for a preview: read-only, columns
+        checked but not decoded (a replacement needs ids, not states); none for a
+        missing store."""
+        path = self.sqlite_path()
+        if path is not None and not path.exists():
+            return []
+
+        def query(c: Connection) -> list[StoredJob]:
+            has = self.connection.has_table(c)
+            return select_rows(c, self.table, decode=False) if has else []
+
+        return self._read(query)
+
     def replace_all(
         self,
         rows: Sequence[StoredJob],
@@ -279,7 +293,8 @@ class JobStoreRepository:
         Every update and delete is a compare-and-swap, so a concurrent change aborts the
         whole transaction, which is then prepared again. The rows removed or rewritten
         are saved to ``backup_dir`` first. Due rows are left to a live scheduler to move
-        on first (see :mod:`.due_row_guard`).
+        on first (see :mod:`.due_row_guard`). The rows removed (``ReplaceOutcome.removed``)
+        are read, not decoded: ids, next run times and bytes are all a replacement needs.
         """
         conn = self.connection
         engine = conn.engine("rwc")
@@ -290,7 +305,8 @@ class JobStoreRepository:
 
         def prepare() -> Attempt[ReplaceOutcome]:
             with conn.errors(), engine.connect() as c:
-                current = select_rows(c, self.table)
+                # the guard, the backup and the compare-and-swap use the raw columns only
+                current = select_rows(c, self.table, decode=False)
             return Attempt(
                 current,
                 lambda: self._replace_once(engine, new, backup_dir, stamp),
@@ -314,7 +330,7 @@ class JobStoreRepository:
         conn = self.connection
         try:
             with conn.errors(), engine.begin() as c:
-                old = select_rows(c, self.table)
+                old = select_rows(c, self.table, decode=False)
                 backup = None
                 if old and backup_dir is not None:
                     backup = backups.write_backup(
