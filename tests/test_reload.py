@@ -451,11 +451,12 @@ def test_dry_run_changes_nothing(
     assert not (tmp_path / "backups").exists()
 
 
-def test_dry_run_does_not_create_a_missing_store(sqlite_stock: StockStore, tmp_path: Path) -> None:
+def test_dry_run_on_a_missing_store_is_the_not_initialised_conflict_and_creates_nothing(
+    sqlite_stock: StockStore, tmp_path: Path
+) -> None:
     service = SchedulerActionsService(JobStoreRepository(sqlite_stock.url), _tasks(tmp_path))
-    result = service.reload_jobs(dry_run=True)
-    assert result.deleted == []
-    assert result.written == ENABLED
+    with pytest.raises(StoreConflictError, match=r"not initialised.*`whalefall-sched init`"):
+        service.reload_jobs(dry_run=True)
     assert sqlite_stock.fingerprint() == "absent"
 
 

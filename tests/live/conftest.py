@@ -1,6 +1,6 @@
 """Fixtures for tests against a live scheduler process beside the CLI's console script.
 
-- ``live_scheduler(*jobs, watch=..., due_delay=..., delay_jobs=...)`` starts
+- ``live_scheduler(*jobs, watch=..., due_delay=..., delay_jobs=..., hold_until=...)`` starts
   ``tests.live.scheduler_proc`` on the parametrised ``store_url``, waits until it is
   ready and terminates it (SIGTERM, then SIGKILL) after the test, whatever happens.
 - ``wfs`` runs ``python -m whalefall_sched --url <store_url> ...`` as a real process.
@@ -185,6 +185,7 @@ def live_scheduler(store_url: str, tmp_path: Path) -> Iterator[StartLive]:
         watch: float | None = None,
         due_delay: float = 0.0,
         delay_jobs: tuple[str, ...] = (),
+        hold_until: Path | None = None,
         misfire_grace: int = 300,
         table: str = "apscheduler_jobs",
     ) -> LiveScheduler:
@@ -215,6 +216,8 @@ def live_scheduler(store_url: str, tmp_path: Path) -> Iterator[StartLive]:
             argv += ["--due-delay", str(due_delay)]
             for job_id in delay_jobs:
                 argv += ["--delay-job", job_id]
+        if hold_until is not None:
+            argv += ["--hold-until", str(hold_until)]
         with stderr_path.open("wb") as stderr:
             proc = subprocess.Popen(
                 argv, cwd=REPO, env=child_env(), stdout=subprocess.DEVNULL, stderr=stderr

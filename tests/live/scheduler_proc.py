@@ -2,6 +2,7 @@
 
     python -m tests.live.scheduler_proc --url URL --log LOG --status STATUS \\
         [--job JSON]... [--watch SECONDS] [--due-delay SECONDS --delay-job ID]...
+        [--hold-until PATH]
 
 It behaves as the host app's scheduler does (time zone Asia/Shanghai; coalesce, one
 instance, a misfire grace of 300 s unless ``--misfire-grace``), and writes what it sees
@@ -22,8 +23,11 @@ as JSON lines to ``LOG``:
 
 ``--due-delay`` widens the window between the scheduler reading due jobs and writing
 them back with ``update_job`` (only when one of the ``--delay-job`` ids is among them),
-so that races with another writer in that window are deterministic. Nothing else
-differs from a stock ``SQLAlchemyJobStore``.
+so that races with another writer in that window are deterministic. With
+``--hold-until PATH`` the window lasts until ``PATH`` exists instead (``--due-delay``
+is then the longest it lasts): a test opens the window, lets another process meet it,
+and closes it by creating the file. Nothing else differs from a stock
+``SQLAlchemyJobStore``.
 
 ``--job`` takes a JSON object: ``id``, ``trigger`` (``interval``/``cron``/``date``),
 the trigger's own arguments (``seconds``, ``second``...), and optionally ``func``
@@ -78,7 +82,8 @@ class ObservedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
 
     With ``due_delay`` it pauses after reading due jobs that include one of
     ``delay_jobs``, before the scheduler submits them and rewrites their rows. The pause
-    ends early when ``stop`` is set, so that a stopped process does not wait it out.
+    ends early when ``stop`` is set, so that a stopped process does not wait it out, and
+    when ``hold_until`` is given, as soon as that file exists.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class ObservedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         due_delay: float,
         delay_jobs: set[str],
         stop: threading.Event,
+        hold_until: Path | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -95,6 +101,7 @@ class ObservedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         self._due_delay = due_delay
         self._delay_jobs = delay_jobs
         self._stop = stop
+        self._hold_until = hold_until
 
     def get_due_jobs(self, now: datetime) -> list[Any]:
         jobs: list[Any] = super().get_due_jobs(now)
@@ -105,8 +112,20 @@ class ObservedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
                 next=[_ts(job.next_run_time) for job in jobs],
             )
             if self._due_delay > 0 and any(job.id in self._delay_jobs for job in jobs):
-                self._stop.wait(self._due_delay)
+                self._hold()
         return jobs
+
+    def _hold(self) -> None:
+        """Keep the due jobs read and not written back: ``due_delay`` seconds, or until
+        the ``hold_until`` file exists (at most ``due_delay``)."""
+        if self._hold_until is None:
+            self._stop.wait(self._due_delay)
+            return
+        deadline = time.monotonic() + self._due_delay
+        while not self._hold_until.exists() and time.monotonic() < deadline:
+            if self._stop.wait(0.02):
+                return
+        self._log.write("released")
 
     def update_job(self, job: Any) -> None:
         try:
@@ -153,6 +172,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--misfire-grace", type=int, default=300)
     parser.add_argument("--due-delay", type=float, default=0.0)
     parser.add_argument("--delay-job", action="append", default=[])
+    parser.add_argument("--hold-until", type=Path, default=None)
     return parser.parse_args(argv)
 
 
@@ -187,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         due_delay=options.due_delay,
         delay_jobs=set(options.delay_job),
         stop=stop,
+        hold_until=options.hold_until,
         url=options.url,
         tablename=options.table,
     )

@@ -18,6 +18,9 @@ if the race could not be provoked; the CLI's side is asserted strictly.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +48,9 @@ INTERVAL = 4
 DELAY = 3.0
 NAIVE_ATTEMPTS = 3
 CONFLICT = 4
+#: The longest a scheduler holds a row until the test releases it (and the command's
+#: --wait, so that the command never gives up waiting before the release).
+HOLD_AT_MOST = 60.0
 
 
 def _start_with_victim(
@@ -193,7 +199,16 @@ def test_naive_delete_while_the_job_is_due_kills_the_scheduler_thread(
 def test_cli_reload_while_a_removed_job_is_due_never_kills_the_scheduler_thread(
     live_scheduler: StartLive, wfs: Wfs, stock: StockStore, tmp_path: Path
 ) -> None:
-    live = _start_with_victim(live_scheduler, interval_job("beat", 1))
+    # The scheduler holds the victim as due (read, not yet written back) until the test
+    # creates `release`: the window stays open however long the command takes to start.
+    release = tmp_path / "release"
+    live = live_scheduler(
+        interval_job("beat", 1),
+        interval_job("victim", INTERVAL, first_in=3),
+        due_delay=HOLD_AT_MOST,
+        delay_jobs=("victim",),
+        hold_until=release,
+    )
     tasks = write_tasks(
         tmp_path / "tasks.yaml",
         [
@@ -201,13 +216,39 @@ def test_cli_reload_while_a_removed_job_is_due_never_kills_the_scheduler_thread(
             {"id": "fresh", "trigger_type": "interval", "trigger_params": {"seconds": 1}},
         ],
     )
-    # Start the reload once the scheduler holds the victim as due (it has read it and
-    # not yet written it back): deleting the row now is exactly what would kill the
-    # scheduler's thread. Started inside the window, the race is met however fast or
-    # slow the command starts.
     _due_read(live, after=time.time())
+    assert live.window_open("victim")
+    # Deleting the victim now is exactly what would kill the scheduler's thread. The
+    # command's guard says when it has read the store and found the victim due: only
+    # then is the scheduler let go, so the race is met on purpose, every time.
+    probe = tmp_path / "guard.jsonl"
     started = time.time()
-    proc = wfs.start("--tasks", tasks, "reload", "--yes")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.live.cli_probed",
+            str(probe),
+            *wfs.argv("--tasks", tasks, "--wait", str(HOLD_AT_MOST), "reload", "--yes")[3:],
+        ],
+        cwd=wfs.cwd,
+        env=wfs.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        waits = wait_until(
+            lambda: _guard_waits(probe, "victim") or proc.poll() is not None,
+            CLI_TIMEOUT,
+            "the reload to find the victim due",
+        )
+        assert waits is not True and proc.poll() is None, (
+            f"the reload ended without waiting for the victim\n{live.describe()}"
+        )
+        assert live.window_open("victim"), "the scheduler let the victim go too early"
+    finally:
+        release.touch()
     out, err = proc.communicate(timeout=CLI_TIMEOUT)
     ended = time.time()
     _assert_race_met(live, started, ended)
@@ -227,3 +268,11 @@ def test_cli_reload_while_a_removed_job_is_due_never_kills_the_scheduler_thread(
         live.wait_runs("fresh", 1, after=ended)
         assert live.runs("victim", after=ended) == []
     assert live.deaths() == [], live.describe()
+
+
+def _guard_waits(probe: Path, job_id: str) -> list[dict[str, Any]]:
+    """The probed command's guard waits that found ``job_id`` due."""
+    if not probe.exists():
+        return []
+    lines = [line for line in probe.read_text(encoding="utf-8").splitlines() if line]
+    return [w for w in map(json.loads, lines) if job_id in w["due"]]

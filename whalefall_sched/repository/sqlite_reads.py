@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from whalefall_sched.errors import StoreSystemError
-from whalefall_sched.repository.rows import StoredJob, decode_row, printable_id
+from whalefall_sched.repository.rows import StoredJob, decode_row, decode_rows, printable_id
 from whalefall_sched.repository.sqlite_files import (
     hot_journal,
     idle_wal_database,
@@ -111,7 +111,7 @@ def select_rows(conn: sqlite3.Connection, table: str, job_id: str | None = None)
     """Every row (or the one with ``job_id``), decoded, in id order: :func:`.rows.select_rows`."""
     query = _columns(table)
     if job_id is None:
-        return [decode_row(*r) for r in conn.execute(f"{query} ORDER BY id")]
+        return decode_rows(conn.execute(f"{query} ORDER BY id"))
     rows = [
         r for r in conn.execute(f"{query} WHERE id = ? ORDER BY id", (job_id,)) if r[0] == job_id
     ]
@@ -164,7 +164,4 @@ def stream_rows(conn: sqlite3.Connection, table: str, rowids: list[int]) -> Iter
         chunk = rowids[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
         by_rowid = {r[0]: r[1:] for r in conn.execute(f"{base} WHERE rowid IN ({marks})", chunk)}
-        for rowid in chunk:
-            row = by_rowid.pop(rowid, None)
-            if row is not None:
-                yield decode_row(*row)
+        yield from decode_rows(by_rowid[rowid] for rowid in chunk if rowid in by_rowid)

@@ -29,7 +29,7 @@ from whalefall_sched.repository.connection import StoreConnection, TransientErro
 from whalefall_sched.repository.due_row_guard import Attempt, DueRowGuard
 from whalefall_sched.repository.rows import (
     StoredJob,
-    decode_row,
+    decode_rows,
     encode_row,
     fetch,
     printable_id,
@@ -367,7 +367,7 @@ class JobStoreRepository:
                 columns = select(t.c.id, t.c.next_run_time, t.c.job_state)
                 # exact ids only: a case-insensitive collation matches 'A' for 'a'
                 by_id = {r[0]: r for r in fetch(c, columns.where(t.c.id.in_(chunk)))}
-                return [decode_row(*by_id[i]) for i in chunk if i in by_id]
+                return decode_rows(by_id[i] for i in chunk if i in by_id)
 
             return query
 
@@ -467,6 +467,19 @@ class JobStoreRepository:
             return False
         return True
 
+    def replaced_rows(self) -> list[StoredJob]:
+        """The rows :meth:`replace_all` would remove, for a preview: read-only, columns
+        checked but not decoded (a replacement needs ids, not states). A store that does
+        not exist is the not-initialised conflict, as for :meth:`replace_all`."""
+        self.require_store()
+
+        def query(c: Connection) -> list[StoredJob]:
+            if not self.connection.has_table(c):  # dropped since
+                raise self.connection.not_initialised()
+            return select_rows(c, self.table, decode=False)
+
+        return self._read(query)
+
     def replace_all(
         self,
         rows: Sequence[StoredJob],
@@ -481,7 +494,9 @@ class JobStoreRepository:
         nothing is created. Every update and delete is a compare-and-swap, so a
         concurrent change aborts the whole transaction, which is then prepared again.
         The rows removed or rewritten are saved to ``backup_dir`` first. Due rows are
-        left to a live scheduler to move on first (see :mod:`.due_row_guard`).
+        left to a live scheduler to move on first (see :mod:`.due_row_guard`). The rows
+        removed (``ReplaceOutcome.removed``) are read, not decoded: ids, next run times
+        and bytes are all a replacement needs.
         """
         conn = self.connection
         self.require_store()  # a misspelt URL must not become a new, empty store
@@ -491,7 +506,8 @@ class JobStoreRepository:
 
         def prepare() -> Attempt[ReplaceOutcome]:
             with conn.errors(), engine.connect() as c:
-                current = select_rows(c, self.table)
+                # the guard, the backup and the compare-and-swap use the raw columns only
+                current = select_rows(c, self.table, decode=False)
             return Attempt(
                 current,
                 lambda: self._replace_once(engine, new, backup_dir, stamp),
@@ -515,7 +531,7 @@ class JobStoreRepository:
         conn = self.connection
         try:
             with conn.errors(), engine.begin() as c:
-                old = select_rows(c, self.table)
+                old = select_rows(c, self.table, decode=False)
                 backup = None
                 if old and backup_dir is not None:
                     backup = backups.write_backup(

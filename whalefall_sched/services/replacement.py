@@ -6,7 +6,7 @@ from __future__ import annotations
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,14 +69,19 @@ class Replacements(ActionsBase):
         The tasks file is validated completely first (:class:`TasksFileError` lists
         every problem); nothing is read from or written to the store.
         """
-        problems = self._tasks.problems(verify_imports=verify_imports, app_paths=self._app_paths)
-        if problems:
-            raise TasksFileError(f"tasks file {self._tasks.path} is invalid", problems)
         from apscheduler.util import astimezone
 
-        now = now or datetime.now(astimezone(self._tasks.timezone))
-        states = [self._tasks.job_state(t, now) for t in self._tasks.tasks if t.enabled]
-        return Replacement([encode_row(state) for state in states], origin=str(self._tasks.path))
+        tasks = self._tasks
+        try:
+            now = now or datetime.now(astimezone(tasks.timezone))
+        except Exception:  # noqa: BLE001 - the check below names the invalid zone
+            now = datetime.now(UTC)
+        # each trigger is built, and its next fire time found, once: by the check
+        check = tasks.check(verify_imports=verify_imports, app_paths=self._app_paths, now=now)
+        if check.problems:
+            raise TasksFileError(f"tasks file {tasks.path} is invalid", check.problems)
+        states = [tasks.job_state(t, now, check.built[t.id]) for t in tasks.tasks if t.enabled]
+        return Replacement([encode_row(state) for state in states], origin=str(tasks.path))
 
     def plan_restore(
         self, source: Path, *, allow_empty: bool = False, skip_invalid: bool = False
@@ -113,7 +118,7 @@ class Replacements(ActionsBase):
 
     def preview(self, plan: Replacement) -> SchedulerJobsReloadResult:
         """What ``plan`` would delete and write (a dry run); changes nothing."""
-        old = self._repo.list_jobs(missing_ok=True)
+        old = self._repo.replaced_rows()
         return SchedulerJobsReloadResult(
             deleted=[job.id for job in old],
             written=[row.id for row in plan.rows],

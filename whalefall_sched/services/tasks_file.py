@@ -105,7 +105,19 @@ class TasksFile:
         With ``verify_imports`` each task function is imported (``app_paths`` first on
         ``sys.path``); whatever its module raises is a problem of that task.
         """
+        return self.check(verify_imports=verify_imports, app_paths=app_paths).problems
+
+    def check(
+        self,
+        *,
+        verify_imports: bool = True,
+        app_paths: Sequence[str] = (),
+        now: datetime | None = None,
+    ) -> TasksCheck:
+        """:meth:`problems`, and each valid task's trigger and next fire time after
+        ``now`` (default: the current time), built once for :meth:`job_state`."""
         found = list(self.parse_problems)
+        built: dict[str, tuple[Any, datetime | None]] = {}
         # one budget for every trigger of the file: a file of many slow triggers ends too
         search = FireTimeSearch(FILE_STEPS, budget_name="the tasks file's")
         try:
@@ -114,13 +126,16 @@ class TasksFile:
             astimezone(self.timezone)
         except Exception as exc:  # noqa: BLE001 - any failure means an unusable zone
             found.append(f"timezone: invalid time zone {self.timezone!r} ({exc})")
-            return found
+            return TasksCheck(found, built)
+        now = now or datetime.now(UTC)
         for task in self.tasks:
             found.extend(
                 f"task {task.id}: {p}"
-                for p in self._task_problems(task, verify_imports, app_paths, search)
+                for p in self._task_problems(
+                    task, verify_imports, app_paths, search, now=now, built=built
+                )
             )
-        return found
+        return TasksCheck(found, built)
 
     def _task_problems(
         self,
@@ -128,6 +143,9 @@ class TasksFile:
         verify_imports: bool,
         app_paths: Sequence[str],
         search: FireTimeSearch,
+        *,
+        now: datetime,
+        built: dict[str, tuple[Any, datetime | None]],
     ) -> list[str]:
         problems: list[str] = []
         if task.func_ref is None:
@@ -158,15 +176,23 @@ class TasksFile:
                 f"unknown trigger_type {task.trigger_type!r} "
                 f"(want one of {', '.join(TRIGGER_TYPES)})"
             )
-        elif trigger_problem := self._trigger_problem(task, search):
+        elif trigger_problem := self._trigger_problem(task, search, now, built):
             problems.append(trigger_problem)
         return problems
 
-    def _trigger_problem(self, task: TaskSpec, search: FireTimeSearch) -> str | None:
-        """Why the task's trigger cannot be built, or its fire time not found in bounds."""
+    def _trigger_problem(
+        self,
+        task: TaskSpec,
+        search: FireTimeSearch,
+        now: datetime,
+        built: dict[str, tuple[Any, datetime | None]],
+    ) -> str | None:
+        """Why the task's trigger cannot be built, or its fire time not found in bounds;
+        else the trigger and its fire time go in ``built``."""
         try:
+            trigger = self.build_trigger(task)
             # computing a fire time catches what the constructor lets through (jitter)
-            search.next_fire_time(self.build_trigger(task), datetime.now(UTC))
+            built[task.id] = (trigger, search.next_fire_time(trigger, now))
         except FireTimeSearchLimitError as exc:
             return f"trigger {task.trigger_type}: {exc}"
         # LookupError: an unknown zone; ArithmeticError: a value too large (1e300 s)
@@ -197,10 +223,20 @@ class TasksFile:
             return DateTrigger(**params)
         raise ValueError(f"unknown trigger_type {task.trigger_type!r}")
 
-    def job_state(self, task: TaskSpec, now: datetime) -> dict[str, Any]:
-        """The state stock ``add_job`` would store for ``task`` added at ``now``."""
+    def job_state(
+        self, task: TaskSpec, now: datetime, built: tuple[Any, datetime | None] | None = None
+    ) -> dict[str, Any]:
+        """The state stock ``add_job`` would store for ``task`` added at ``now``.
+
+        ``built``: the task's trigger and next fire time after ``now`` as
+        :meth:`check` made them (else they are made here).
+        """
         assert task.func_ref is not None
-        trigger = self.build_trigger(task)
+        if built is None:
+            trigger = self.build_trigger(task)
+            next_time = next_fire_time(trigger, now)
+        else:
+            trigger, next_time = built
         return {
             "version": 1,
             "id": task.id,
@@ -214,8 +250,17 @@ class TasksFile:
             "misfire_grace_time": self.job_defaults["misfire_grace_time"],
             "coalesce": self.job_defaults["coalesce"],
             "max_instances": self.job_defaults["max_instances"],
-            "next_run_time": next_fire_time(trigger, now),
+            "next_run_time": next_time,
         }
+
+
+@dataclass(frozen=True)
+class TasksCheck:
+    """What :meth:`TasksFile.check` found: the problems, and each valid task's trigger
+    and next fire time by id."""
+
+    problems: list[str]
+    built: dict[str, tuple[Any, datetime | None]]
 
 
 def _import_problem_text(problem: ImportRefError) -> str:

@@ -18,9 +18,16 @@ decoder build millions of objects, copy a shared value again and again, or hash 
 shared tuple (or colliding keys) for ever: each limit below is checked as it is
 reached, and the error names the limit (``limits.py``).
 
+A row shaped as stock APScheduler writes it (protocol 4 or 5, a few KiB) takes a fast
+path first (``fast.py``): a pre-scan of its opcodes proves that the restricted
+unpickler would accept it and build the same values, then the C unpickler builds them.
+Any other row, and any row the fast path or the checks after it refuse, goes through
+the restricted unpickler, so every refusal and its message are the restricted
+unpickler's.
+
 Modules: ``allowlist.py`` (what may be resolved, stand-ins and BUILD checks),
-``unpickler.py`` (the restricted unpickler), ``shape.py`` (the shape check of the result),
-``limits.py`` (the limits and the error).
+``unpickler.py`` (the restricted unpickler), ``fast.py`` (the fast path),
+``shape.py`` (the shape check of the result), ``limits.py`` (the limits and the error).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import pickle
 from typing import Any
 
 from whalefall_sched.repository.codec.allowlist import _combining_class
+from whalefall_sched.repository.codec.fast import try_fast
 from whalefall_sched.repository.codec.limits import (
     _MAX_MESSAGE,
     MAX_DEPTH,
@@ -73,12 +81,24 @@ def _decode(data: bytes) -> dict[str, Any]:
         raise UnreadableStateError(
             f"job_state is {len(data)} bytes, over the {MAX_STATE_BYTES // 2**20} MiB limit"
         )
+    data = bytes(data)
+    fast = try_fast(data)
+    if fast is not None:
+        try:
+            return _checked(fast)
+        except UnreadableStateError:
+            pass  # the restricted unpickler says why, as it always has
     try:
-        state = _RestrictedUnpickler(bytes(data)).load()
+        state = _RestrictedUnpickler(data).load()
     except UnreadableStateError:
         raise
     except Exception as exc:  # corrupt bytes can raise nearly anything
         raise UnreadableStateError(f"corrupt job_state: {type(exc).__name__}: {exc}") from exc
+    return _checked(state)
+
+
+def _checked(state: Any) -> dict[str, Any]:
+    """``state`` if it is a job state dict within the shape limits, else why not."""
     if not isinstance(state, dict):
         raise UnreadableStateError(f"job_state holds a {type(state).__name__}, not a dict")
     _check_shape(state)
