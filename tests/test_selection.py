@@ -178,7 +178,7 @@ def test_a_terminal_is_shown_the_ids_and_asked(
     before = store.fingerprint()
     result = cli("pause", "--match", "sync_*", url=store.url, input=f"{answer}\n")
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("pause would change 4 jobs in ")
+    assert lines[0].startswith("about to pause 4 jobs in ")
     assert lines[1:5] == [f"  {job_id}" for job_id in SYNC]
     assert lines[5].startswith("Pause these 4 jobs? [y/N]")
     if answer == "y":

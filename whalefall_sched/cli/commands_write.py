@@ -94,7 +94,7 @@ def _confirm_selection(settings: Settings, action: str, job_ids: list[str]) -> N
             "so nothing was changed (pass --yes)"
         )
     where = settings.repository().where
-    err_line(f"{action} would change {count} jobs in {where}:")
+    err_line(f"about to {action} {count} jobs in {where}:")
     for job_id in job_ids[:CONFIRM_LISTS]:
         err_line(f"  {printable(job_id)}")
     if count > CONFIRM_LISTS:

@@ -78,6 +78,7 @@ def select_jobs(
 
     - ``ids`` and ``stdin_ids``: each an id, else the exact name of one job; one that
       names no job (or several) is kept with its error in :attr:`Selection.failed`.
+      Given alone, they are kept as given, unread (each is found as it is acted on).
     - ``patterns``: every id matching any of them (``fnmatch``, case-sensitive), added
       to the ids given.
     - ``all_``: every job; not with ids or patterns.
@@ -95,7 +96,28 @@ def select_jobs(
         raise InvalidInputError(f"--state must be one of {', '.join(SELECTABLE_STATES)}")
     if not (given or patterns or all_ or state is not None or stdin_ids is not None):
         raise InvalidInputError("no job given: give ids, -, --match, --state or --all")
+    if patterns or all_ or state is not None:
+        selection = _read_selection(repository, given, patterns, state, all_)
+    else:
+        # Ids alone need no read here: each is found (by id, else by name) as it is
+        # acted on, so a store that cannot be read is reported per id, as it always was.
+        selection = Selection(list(dict.fromkeys(given)))
+    if not selection.ids:
+        what = describe_selection(
+            ids, patterns=patterns, state=state, all_=all_, stdin_ids=stdin_ids
+        )
+        raise JobNotFoundError(f"no job matches {what} in {repository.where}")
+    return selection
 
+
+def _read_selection(
+    repository: JobStoreRepository,
+    given: list[str],
+    patterns: Sequence[str],
+    state: str | None,
+    all_: bool,
+) -> Selection:
+    """The selection from one read of the store's ids and states (see :func:`select_jobs`)."""
     rows = repository.job_ids_and_states()
     known = {job_id for job_id, _ in rows}
     chosen: dict[str, None] = {}
@@ -116,13 +138,7 @@ def select_jobs(
         candidates = {job_id for job_id, flag in rows if flag == paused and job_id in chosen}
         in_state = _in_state(repository, candidates, wanted)
         chosen = {j: None for j in chosen if j in in_state or j in failed}
-    selection = Selection(list(chosen), failed)
-    if not selection.ids:
-        what = describe_selection(
-            ids, patterns=patterns, state=state, all_=all_, stdin_ids=stdin_ids
-        )
-        raise JobNotFoundError(f"no job matches {what} in {repository.where}")
-    return selection
+    return Selection(list(chosen), failed)
 
 
 def _in_state(repository: JobStoreRepository, candidates: set[str], wanted: str) -> set[str]:
