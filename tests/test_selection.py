@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import REPO, Invoke, StockStore
 from whalefall_sched.cli import commands_write
 from whalefall_sched.cli.exit_codes import ExitCode
-from whalefall_sched.cli.selection_options import CONFIRM_ABOVE
+from whalefall_sched.cli.selection_options import CONFIRM_ABOVE, MAX_STDIN_BYTES
 from whalefall_sched.errors import InvalidInputError, JobNotFoundError, StoreConflictError
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
@@ -278,3 +278,12 @@ def test_ids_from_a_pipe_in_real_processes(store: StockStore) -> None:
     assert refused.returncode == ExitCode.CONFLICT
     assert "no terminal to ask on" in refused.stderr
     assert _paused(store) == {*SYNC, "idle"}
+
+
+def test_stdin_past_its_limit_is_a_usage_error(cli: Invoke, store: StockStore) -> None:
+    before = store.fingerprint()
+    lines = "sync_a\n" * (MAX_STDIN_BYTES // 7 + 1)
+    result = cli("pause", "-", "--yes", url=store.url, input=lines)
+    assert result.exit_code == ExitCode.USAGE
+    assert f"more than {MAX_STDIN_BYTES:,} bytes" in result.stderr
+    assert store.fingerprint() == before
