@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -27,7 +28,6 @@ from whalefall_sched.cli.app import (
     MAX_SECONDS,
     BackupDirOption,
     DryRunOption,
-    JobIdsArgument,
     NoBackupOption,
     OutputOption,
     YesOption,
@@ -39,18 +39,37 @@ from whalefall_sched.cli.app import (
     _render,
     app,
 )
+from whalefall_sched.cli.selection_options import (
+    CONFIRM_ABOVE,
+    AllOption,
+    MatchOption,
+    SelectionArgument,
+    SelectStateOption,
+    selection_request,
+)
 
 # -- acting ------------------------------------------------------------------------------
 
 
-def _act(ctx: click.Context, action: str, job_ids: list[str], output: OutputFormat) -> None:
-    """Pause or resume every id; render the one result and exit with its code."""
+def _act(
+    ctx: click.Context,
+    action: str,
+    request: Callable[[], dict[str, Any]],
+    yes: bool,
+    output: OutputFormat,
+) -> None:
+    """Pause or resume the selected jobs (asking first for more than a handful); render
+    the one result and exit with its code."""
     from whalefall_sched.masking import redact
+    from whalefall_sched.services.selection import select_jobs
 
     with _guard(ctx, output) as settings:
+        selection = select_jobs(settings.repository(), **request())
+        if len(selection.job_ids) > CONFIRM_ABOVE and not yes:
+            _confirm_selection(settings, action, selection.job_ids)
         service = settings.actions_service()
         act = service.pause_jobs if action == "pause" else service.resume_jobs
-        result = act(job_ids)
+        result = act(selection.ids, selection.failed)
         _render(result, output)
         _notes(result.notes)
         for _, error in result.errors:
@@ -59,26 +78,67 @@ def _act(ctx: click.Context, action: str, job_ids: list[str], output: OutputForm
             raise typer.Exit(result.exit_code)
 
 
+#: The most ids the confirmation lists; the rest are counted.
+CONFIRM_LISTS = 200
+
+
+def _confirm_selection(settings: Settings, action: str, job_ids: list[str]) -> None:
+    """List the ids and ask before writing them; refuse (exit 4) where there is no
+    terminal to ask on, as ``reload`` does."""
+    from whalefall_sched.errors import StoreConflictError
+
+    count = len(job_ids)
+    if not _can_ask():
+        raise StoreConflictError(
+            f"{action} of {count} jobs needs confirmation; no terminal to ask on, "
+            "so nothing was changed (pass --yes)"
+        )
+    where = settings.repository().where
+    err_line(f"about to {action} {count} jobs in {where}:")
+    for job_id in job_ids[:CONFIRM_LISTS]:
+        err_line(f"  {printable(job_id)}")
+    if count > CONFIRM_LISTS:
+        err_line(f"  ... and {count - CONFIRM_LISTS} more")
+    if not typer.confirm(printable(f"{action.capitalize()} these {count} jobs?"), err=True):
+        raise StoreConflictError(f"{action} not confirmed; nothing was changed")
+
+
 @app.command("pause")
 def pause_command(
     ctx: typer.Context,
-    job_ids: JobIdsArgument,
+    job_ids: SelectionArgument = None,
     *,
+    match: MatchOption = None,
+    state: SelectStateOption = None,
+    all_: AllOption = False,
+    yes: YesOption = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Pause jobs: clear their next run time, as APScheduler's pause_job does."""
-    _act(ctx, "pause", job_ids, output)
+    """Pause jobs: clear their next run time, as APScheduler's pause_job does.
+
+    Select jobs by id or name, - (ids on stdin), --match, --state or --all; more than
+    3 jobs are listed and confirmed first (--yes skips).
+    """
+    _act(ctx, "pause", lambda: selection_request(ctx, job_ids, match, state, all_), yes, output)
 
 
 @app.command("resume")
 def resume_command(
     ctx: typer.Context,
-    job_ids: JobIdsArgument,
+    job_ids: SelectionArgument = None,
     *,
+    match: MatchOption = None,
+    state: SelectStateOption = None,
+    all_: AllOption = False,
+    yes: YesOption = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Resume jobs: next run time from each job's own trigger, as resume_job does."""
-    _act(ctx, "resume", job_ids, output)
+    """Resume jobs: next run time from each job's own trigger, as resume_job does.
+
+    Select jobs by id or name, - (ids on stdin), --match, --state or --all; more than
+    3 jobs are listed and confirmed first (--yes skips).
+    """
+    _act(ctx, "resume", lambda: selection_request(ctx, job_ids, match, state, all_), yes, output)
 
 
 @app.command("run")
@@ -273,7 +333,7 @@ def _confirm(settings: Settings, preview: SchedulerJobsReloadResult, origin: str
     from whalefall_sched.errors import StoreConflictError
 
     action = "reload" if preview.restored_from is None else "restore"
-    if sys.stdin is None or sys.stdin.closed or not sys.stdin.isatty():
+    if not _can_ask():
         raise StoreConflictError(
             f"{action} deletes every job and needs confirmation; no terminal to ask on, "
             "so nothing was changed (pass --yes)"
@@ -286,3 +346,8 @@ def _confirm(settings: Settings, preview: SchedulerJobsReloadResult, origin: str
     )
     if not typer.confirm(printable(question), err=True):
         raise StoreConflictError(f"{action} not confirmed; nothing was changed")
+
+
+def _can_ask() -> bool:
+    """Whether there is a terminal to ask for confirmation on (stdin)."""
+    return not (sys.stdin is None or sys.stdin.closed or not sys.stdin.isatty())

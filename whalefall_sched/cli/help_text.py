@@ -64,18 +64,24 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
     "pause": (
         ("whalefall-sched pause sync_accounts", "Stop one job firing until it is resumed."),
         (
-            "whalefall-sched pause cleanup_logs collect_database_sizes",
-            "Several jobs; each is reported, one failure does not stop the others.",
+            "whalefall-sched pause --match 'sync_*' --yes",
+            "Every job whose id starts with sync_; each is reported on its own.",
         ),
-        ("whalefall-sched list --state paused", "Check which jobs are paused."),
+        (
+            "whalefall-sched list -o name | grep ^sync_ | whalefall-sched pause - --yes",
+            "Ids from a pipe, one a line (- reads stdin).",
+        ),
     ),
     "resume": (
         ("whalefall-sched resume sync_accounts", "Fire again from the job's own trigger."),
         (
-            "whalefall-sched resume cleanup_logs sync_accounts",
-            "Several jobs; each is reported, one failure does not stop the others.",
+            "whalefall-sched resume --state paused --yes",
+            "Every paused job; more than 3 are listed and asked for without --yes.",
         ),
-        ("whalefall-sched list --state paused", "Check that none is left paused."),
+        (
+            "whalefall-sched list -o name --state paused | whalefall-sched resume - --yes",
+            "Ids from a pipe, one a line (- reads stdin).",
+        ),
     ),
     "run": (
         ("whalefall-sched run cleanup_logs", "Run the job's function now and wait for it."),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,19 +41,33 @@ class SchedulerActionsService(ManualRuns, Replacements):
 
     # -- pause / resume ------------------------------------------------------
 
-    def pause_jobs(self, job_ids: Sequence[str]) -> JobActionsResult:
-        """:meth:`pause_job` each id once, in order; a failed id does not stop the others."""
-        return self._each("pause", self.pause_job, job_ids)
+    def pause_jobs(
+        self, job_ids: Sequence[str], failed: Mapping[str, WhaleFallSchedError] | None = None
+    ) -> JobActionsResult:
+        """:meth:`pause_job` each id once, in order; a failed id does not stop the others.
+        An id in ``failed`` (a selection's unknown one) is reported with its error, not
+        acted on."""
+        return self._each("pause", self.pause_job, job_ids, failed or {})
 
-    def resume_jobs(self, job_ids: Sequence[str]) -> JobActionsResult:
-        """:meth:`resume_job` each id once, in order; a failed id does not stop the others."""
-        return self._each("resume", self.resume_job, job_ids)
+    def resume_jobs(
+        self, job_ids: Sequence[str], failed: Mapping[str, WhaleFallSchedError] | None = None
+    ) -> JobActionsResult:
+        """:meth:`resume_job` each id once, in order; a failed id does not stop the others.
+        An id in ``failed`` is reported with its error, not acted on."""
+        return self._each("resume", self.resume_job, job_ids, failed or {})
 
     def _each(
-        self, action: str, act: Callable[[str], JobActionResult], job_ids: Sequence[str]
+        self,
+        action: str,
+        act: Callable[[str], JobActionResult],
+        job_ids: Sequence[str],
+        failed: Mapping[str, WhaleFallSchedError],
     ) -> JobActionsResult:
         outcomes: list[JobActionOutcome] = []
         for job_id in dict.fromkeys(job_ids):
+            if job_id in failed:
+                outcomes.append(JobActionOutcome(job_id, error=failed[job_id]))
+                continue
             try:
                 result = by_id_or_name(self._repo, job_id, act)
                 outcomes.append(JobActionOutcome(job_id, result=result))

@@ -5,10 +5,10 @@ unknown one."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
-from whalefall_sched.errors import AmbiguousJobNameError, JobNotFoundError
+from whalefall_sched.errors import AmbiguousJobNameError, JobNotFoundError, WhaleFallSchedError
 
 if TYPE_CHECKING:
     from whalefall_sched.repository import JobStoreRepository, StoredJob
@@ -70,15 +70,61 @@ def resolve_name(repository: JobStoreRepository, given: str, not_found: JobNotFo
     :class:`AmbiguousJobNameError` (exit 2) listing the ids when several jobs have that
     name, and ``not_found`` again, with the nearest ids as ``suggestions``, when none has.
     """
-    ids: list[str] = []
-    named: list[str] = []
-    for job in repository.list_jobs(missing_ok=True):
-        ids.append(job.id)
-        if job.decoded is not None and job.decoded.get("name") == given:
-            named.append(job.id)
+    return _resolve_in(_names(repository), repository.where, given, not_found)
+
+
+def resolve_given(
+    repository: JobStoreRepository, given: Iterable[str], known: Collection[str]
+) -> dict[str, str | WhaleFallSchedError]:
+    """Each of ``given`` (ids or exact names) mapped to its job's id, or to the error
+    :func:`find_job` would raise for it (not UTF-8, unknown with the nearest ids
+    suggested, a name several jobs share).
+
+    ``known`` is the store's ids (``job_ids_and_states``): a given id among them costs
+    nothing; for the others the rows are decoded once, for their names, however many
+    there are.
+    """
+    resolved: dict[str, str | WhaleFallSchedError] = {}
+    missing: dict[str, JobNotFoundError] = {}
+    for text in given:
+        if text in known:
+            resolved[text] = text
+            continue
+        try:
+            check_job_id(text, repository.where)
+        except JobNotFoundError as exc:
+            resolved[text] = exc
+            continue
+        try:
+            resolved[text] = repository.get_job(text).id
+        except JobNotFoundError as exc:
+            missing[text] = exc
+    if missing:
+        names = _names(repository)
+        for text, not_found in missing.items():
+            try:
+                resolved[text] = _resolve_in(names, repository.where, text, not_found)
+            except WhaleFallSchedError as exc:
+                resolved[text] = exc
+    return {text: resolved[text] for text in given}
+
+
+def _names(repository: JobStoreRepository) -> list[tuple[str, object]]:
+    """Every job's id and decoded name (None for a row that cannot be decoded)."""
+    return [
+        (job.id, None if job.decoded is None else job.decoded.get("name"))
+        for job in repository.list_jobs(missing_ok=True)
+    ]
+
+
+def _resolve_in(
+    names: list[tuple[str, object]], where: str, given: str, not_found: JobNotFoundError
+) -> str:
+    """:func:`resolve_name` over ids and names already read."""
+    ids = [job_id for job_id, _ in names]
+    named = [job_id for job_id, name in names if name is not None and name == given]
     if len(named) == 1:
         return named[0]
-    where = repository.where
     if named:
         named.sort()
         raise AmbiguousJobNameError(
