@@ -3,8 +3,8 @@
 ``app/core/constants/scheduler_jobs.py`` defines ``BUILTIN_SCHEDULER_TASKS``: a dict
 literal of task id -> ``BuiltinSchedulerTask(task_name=..., function_name=...,
 function_target=..., description=..., editable_fields=(...))``. The module is parsed
-with :mod:`ast` and never imported: only string keys, dataclass-constructor calls (or
-dict literals) and literal values are accepted; anything else (a call, a name, an
+with :mod:`ast` and never imported: only string keys, calls of a dataclass defined in
+the module (or dict literals) and literal values are accepted; anything else (a call, a name, an
 import of the registry, a later change to it) is a :class:`RegistryError` naming
 ``file:line``. The file is read up to :data:`MAX_REGISTRY_BYTES`.
 """
@@ -68,6 +68,16 @@ def _describe(node: ast.AST) -> str:
     return f"not a literal ({type(node).__name__})"
 
 
+def _is_dataclass(node: ast.ClassDef) -> bool:
+    """Whether the class is decorated ``@dataclass`` (or ``@dataclasses.dataclass(...)``)."""
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+        if name == "dataclass":
+            return True
+    return False
+
+
 def read_registry(path: Path) -> dict[str, BuiltinTask]:
     """The registry in ``path``, by task id, in the order written; raises
     :class:`RegistryError` (nothing in the module runs)."""
@@ -100,7 +110,8 @@ class _Parser:
         found: ast.expr | None = None
         for statement in tree.body:
             if isinstance(statement, ast.ClassDef):
-                self._class(statement)
+                if _is_dataclass(statement):
+                    self._class(statement)
             elif isinstance(statement, ast.Import | ast.ImportFrom):
                 names = {alias.asname or alias.name for alias in statement.names}
                 if REGISTRY_NAME in names or "*" in names:
@@ -188,8 +199,12 @@ class _Parser:
                 if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
                     raise self.error(node, f"task {task_id!r}: want string keys")
                 given[key.value] = self._literal(value, f"{key.value} of task {task_id!r}")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            fields, defaults = self.classes.get(node.func.id, (FIELDS, {}))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.classes
+        ):
+            fields, defaults = self.classes[node.func.id]
             if len(node.args) > len(fields):
                 raise self.error(node, f"task {task_id!r}: too many positional arguments")
             for name, arg in zip(fields, node.args, strict=False):
@@ -200,8 +215,13 @@ class _Parser:
                 label = f"{keyword.arg} of task {task_id!r}"
                 given[keyword.arg] = self._literal(keyword.value, label)
         else:
+            what = _describe(node)
+            if isinstance(node, ast.Call):
+                what += f" ({ast.unparse(node.func)[:60]})"
             raise self.error(
-                node, f"task {task_id!r} is {_describe(node)}, not a constructor call of literals"
+                node,
+                f"task {task_id!r} is {what}, not a call of a dataclass of this module "
+                "with literal arguments",
             )
         return self._task(task_id, node, {**defaults, **given}, fields)
 
