@@ -218,7 +218,8 @@ def main_options(
         Path | None,
         typer.Option(
             envvar="WHALEFALL_SCHED_TASKS",
-            help="Default-task YAML file (default: the example bundled in the package).",
+            help="Default-task YAML file (default: the 2026-07 host's own when --app-path "
+            "is its checkout, else the example bundled in the package).",
             show_default=False,
         ),
     ] = None,
@@ -227,7 +228,8 @@ def main_options(
         typer.Option(
             envvar="WHALEFALL_SCHED_CONFIG",
             help="YAML of whalefall-sched's own keys (functions, timezone, builtin_ids, "
-            "manual_kwargs_ids, app_factory, job_defaults) overriding the tasks file's, "
+            "manual_kwargs_ids, app_factory, job_defaults, host_generation) overriding the "
+            "tasks file's, "
             "so the host's tasks file can be used unchanged.",
             show_default=False,
         ),
@@ -237,7 +239,8 @@ def main_options(
         typer.Option(
             envvar="WHALEFALL_SCHED_APP_PATH",
             help=f"Directory put on sys.path so the host app's task modules import "
-            f"(repeatable; the variable takes a '{os.pathsep}'-separated list).",
+            f"(repeatable; the variable takes a '{os.pathsep}'-separated list); a WhaleFall "
+            "checkout with app/core/constants/scheduler_jobs.py makes the host a 2026-07 one.",
             show_default=False,
         ),
     ] = None,

@@ -49,11 +49,15 @@ class Settings:
         return self._repo
 
     def tasks(self) -> TasksFile:
-        """The parsed tasks file (the bundled example unless ``--tasks``)."""
+        """The parsed tasks file for the host generation (README, "Host generations"):
+        ``--tasks``, else the 2026-07 host's own file when ``--app-path`` is its
+        checkout, else the bundled example."""
         if self._tasks is None:
             from whalefall_sched.services.tasks_file import load_tasks_file
 
-            self._tasks = load_tasks_file(self.tasks_path, self.config_path)
+            self._tasks = load_tasks_file(
+                self.tasks_path, self.config_path, app_paths=self.app_paths
+            )
         return self._tasks
 
     def _tasks_for_reading(self) -> TasksFile | None:

@@ -75,6 +75,18 @@ def jsonable(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
     return str(value)
 
 
+#: The 2026-07 host's list fields, last in an item; left out where ``task_id`` is None.
+HOST_FIELDS = ("task_id", "task_name", "editable_fields")
+
+
+def without_host_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` without :data:`HOST_FIELDS` when the host has none (2026-01)."""
+    if document.get("task_id") is None:
+        for key in HOST_FIELDS:
+            document.pop(key, None)
+    return document
+
+
 class _Dict:
     #: The fields holding a time (ISO 8601 with its offset): each is followed in the JSON
     #: by ``<field>_utc``, the same time in UTC, whole seconds, ending in ``Z``.
@@ -115,10 +127,16 @@ class SchedulerJobListItem(_Dict):
     unreadable_reason: str | None = None
     #: The trigger's time zone (``Asia/Shanghai``), for tables only: not in the JSON.
     timezone: str | None = None
+    #: The 2026-07 host's list fields (README, "Host generations"): None, and left out of
+    #: the JSON, where the host has none (2026-01) or the tasks file is unknown.
+    task_id: str | None = None
+    task_name: str | None = None
+    editable_fields: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of this item (``timezone`` is left out)."""
-        document = super().to_dict()
+        """The JSON document of this item (``timezone`` is left out, and the 2026-07
+        host's fields where the host has none)."""
+        document = without_host_fields(super().to_dict())
         del document["timezone"]
         return document
 
@@ -150,6 +168,14 @@ class SchedulerJobDetail(_Dict):
     #: Always None: a job state does not record its last run (as in the list).
     last_run_time: str | None = None
     func_ref: str | None = None
+    #: As in the list's item (2026-07 host); None on 2026-01.
+    task_id: str | None = None
+    task_name: str | None = None
+    editable_fields: list[str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (the 2026-07 host's fields only where the host has them)."""
+        return without_host_fields(super().to_dict())
 
 
 @dataclass(frozen=True)

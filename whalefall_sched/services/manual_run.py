@@ -275,6 +275,9 @@ class ManualRuns(ActionsBase):
 
         Only a built-in id that is also in ``manual_kwargs_ids`` gets ``manual_run=True``
         and ``created_by``; they override the stored kwargs of the same name.
+        ``manual_kwargs_ids`` follows the host generation unless the config sets it
+        (``HostProfile.manual_kwargs_ids``): every built-in id on 2026-07, the two-id
+        table on 2026-01.
         """
         if job_id in self._tasks.builtin_ids and job_id in self._tasks.manual_kwargs_ids:
             return {"manual_run": True, "created_by": created_by}

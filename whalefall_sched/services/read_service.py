@@ -180,6 +180,9 @@ class SchedulerJobsReadService:
             unreadable_reason=item.unreadable_reason,
             last_run_time=item.last_run_time,
             func_ref=item.func_ref,
+            task_id=item.task_id,
+            task_name=item.task_name,
+            editable_fields=item.editable_fields,
         )
 
     def status(self, now: datetime | None = None) -> StoreStatus:
@@ -296,12 +299,13 @@ class SchedulerJobsReadService:
         task = tasks.task(job.id) if tasks is not None else None
         common: dict[str, Any] = {
             "id": job.id,
-            "description": task.description if task else None,
+            "description": task.description if task else _registry_description(tasks, job.id),
             "last_run_time": None,
             "state": job_state_name(job),
             "is_builtin": job.id in tasks.builtin_ids if tasks is not None else None,
         }
         if job.decoded is None:
+            common |= _host_fields(tasks, job.id, None)
             return SchedulerJobListItem(
                 **common,
                 name=None,
@@ -316,6 +320,7 @@ class SchedulerJobsReadService:
         state = job.decoded
         trigger = state["trigger"]
         func_ref = state["func"]
+        common |= _host_fields(tasks, job.id, state.get("name"))
         return SchedulerJobListItem(
             **common,
             name=state.get("name"),
@@ -329,6 +334,29 @@ class SchedulerJobsReadService:
             executor=state.get("executor"),
             timezone=_zone_name(trigger),
         )
+
+
+def _registry_description(tasks: TasksFile | None, job_id: str) -> str | None:
+    """A built-in job's description from the 2026-07 host's registry (also when its
+    tasks file leaves the job out), else None."""
+    meta = tasks.host.task(job_id) if tasks is not None else None
+    return meta.description if meta is not None else None
+
+
+def _host_fields(tasks: TasksFile | None, job_id: str, name: str | None) -> dict[str, Any]:
+    """``task_id``, ``task_name``, ``editable_fields`` as the 2026-07 host's list gives
+    them: the registry's for a built-in id, else the id, the stored name and none; all
+    None where the host has no such fields (2026-01) or the tasks file is unknown."""
+    if tasks is None or not tasks.host.has_registry:
+        return {"task_id": None, "task_name": None, "editable_fields": None}
+    meta = tasks.host.task(job_id)
+    if meta is None:
+        return {"task_id": job_id, "task_name": name, "editable_fields": []}
+    return {
+        "task_id": job_id,
+        "task_name": meta.task_name,
+        "editable_fields": list(meta.editable_fields),
+    }
 
 
 def _zone_name(trigger: Any) -> str | None:

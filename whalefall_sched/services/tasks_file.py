@@ -10,6 +10,9 @@ shape gives only ``id, trigger_type, trigger_params``. Keys added here:
 - ``manual_kwargs_ids``: built-in ids whose manual run gets ``manual_run``/``created_by``
 - ``app_factory``: ``module:callable`` building the host app for ``run``
 - ``job_defaults``: ``misfire_grace_time``, ``coalesce``, ``max_instances``
+- ``host_generation``: ``2026-01`` or ``2026-07``, overriding what is detected
+  (:mod:`.host_profile`); on 2026-07 names, descriptions and functions come from the
+  host's registry and the tasks file may be the host's own, unchanged
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ from whalefall_sched.services.fire_times import (
     FireTimeSearchLimitError,
     next_fire_time,
 )
+from whalefall_sched.services.host_profile import (
+    TASK_KEYS_2026_07,
+    HostProfile,
+    HostProfileError,
+    detect_host_profile,
+)
 from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.triggers import CRON_ARG_KEYS
 
@@ -43,6 +52,8 @@ DEFAULT_JOB_DEFAULTS: dict[str, Any] = {
     "max_instances": 1,
 }
 TRIGGER_TYPES = ("cron", "interval", "date")
+#: The cron fields the 2026-07 host passes on to ``CronTrigger`` (it drops any other key).
+HOST_CRON_FIELDS = ("second", "minute", "hour", "day", "month", "day_of_week", "year")
 #: Stock APScheduler's id column is ``Unicode(191)``.
 MAX_ID_LENGTH = 191
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -86,6 +97,8 @@ class TasksFile:
     parse_problems: list[str] = field(default_factory=list)
     #: The ``functions:`` map as written (short name -> ``module:attr``), string values only.
     functions: dict[str, str] = field(default_factory=dict)
+    #: The host generation this file is read for (2026-07: with its registry).
+    host: HostProfile = field(default_factory=HostProfile)
 
     def task(self, task_id: str) -> TaskSpec | None:
         """The task with this id, if the file has one."""
@@ -212,6 +225,12 @@ class TasksFile:
             )
             if unknown:
                 raise ValueError(f"unknown cron field(s) {', '.join(unknown)}")
+            ignored = sorted(set(task.trigger_params) - set(HOST_CRON_FIELDS))
+            if self.host.has_registry and ignored:
+                raise ValueError(
+                    f"the 2026-07 host builds cron triggers from {', '.join(HOST_CRON_FIELDS)} "
+                    f"only: it would ignore {', '.join(ignored)}"
+                )
             return CronTrigger(**params)
         if task.trigger_type == "interval":
             from apscheduler.triggers.interval import IntervalTrigger
@@ -282,6 +301,7 @@ OWN_KEYS = (
     "manual_kwargs_ids",
     "app_factory",
     "job_defaults",
+    "host_generation",
 )
 
 
@@ -335,31 +355,51 @@ def _read_yaml(path: Path, what: str) -> Any:
         raise _invalid(what, path, _yaml_problem(path, text, exc)) from exc
 
 
-def load_tasks_file(path: Path | None, config: Path | None = None) -> TasksFile:
-    """Parse a tasks file (the bundled example when ``path`` is None).
+def load_tasks_file(
+    path: Path | None, config: Path | None = None, *, app_paths: Sequence[str] = ()
+) -> TasksFile:
+    """Parse a tasks file (when ``path`` is None: the 2026-07 host's own file in the
+    checkout found under ``app_paths``, else the bundled example).
 
     ``config`` is a YAML file of this tool's own keys (:data:`OWN_KEYS`) that override
-    the tasks file's, so the host's file can be used unchanged. Raises
-    :class:`TasksFileError` when a file cannot be read or is not a tasks file at all;
-    per-task problems are kept for :meth:`TasksFile.problems`.
+    the tasks file's, so the host's file can be used unchanged. The host generation
+    (:mod:`.host_profile`) is the config's ``host_generation``, else detected from
+    ``app_paths``. Raises :class:`TasksFileError` when a file cannot be read or is not
+    a tasks file at all, or the host's registry is not literal; per-task problems are
+    kept for :meth:`TasksFile.problems`.
     """
-    path = path or bundled_tasks_path()
-    document = _read_yaml(path, "tasks file")
-    if not isinstance(document, dict) or not isinstance(document.get("default_tasks"), list):
-        raise _invalid("tasks file", path, "no `default_tasks:` list")
+    overlay: dict[str, Any] = {}
     if config is not None:
-        overlay = _read_yaml(config, "config file")
-        if not isinstance(overlay, dict):
+        read = _read_yaml(config, "config file")
+        if not isinstance(read, dict):
             raise _invalid("config file", config, f"not a mapping of {', '.join(OWN_KEYS)}")
-        unknown = sorted(set(overlay) - set(OWN_KEYS))
+        unknown = sorted(set(read) - set(OWN_KEYS), key=str)
         if unknown:
             raise _invalid(
                 "config file",
                 config,
-                f"unknown key(s) {', '.join(unknown)} (want {', '.join(OWN_KEYS)})",
+                f"unknown key(s) {', '.join(map(str, unknown))} (want {', '.join(OWN_KEYS)})",
             )
-        document = {**document, **overlay}
-    return _parse(path, document)
+        overlay = read
+    host = _host_profile(app_paths, overlay.get("host_generation"), config)
+    path = path or host.tasks_path or bundled_tasks_path()
+    document = _read_yaml(path, "tasks file")
+    if not isinstance(document, dict) or not isinstance(document.get("default_tasks"), list):
+        raise _invalid("tasks file", path, "no `default_tasks:` list")
+    if "host_generation" not in overlay and document.get("host_generation") is not None:
+        host = _host_profile(app_paths, document["host_generation"], path)
+    return _parse(path, {**document, **overlay}, host)
+
+
+def _host_profile(app_paths: Sequence[str], generation: Any, where: Path | None) -> HostProfile:
+    """The host profile (:func:`.host_profile.detect_host_profile`); its problems are
+    the file's (``where``: the file that set ``host_generation``)."""
+    try:
+        return detect_host_profile(app_paths, None if generation is None else str(generation))
+    except HostProfileError as exc:
+        if generation is not None and where is not None:
+            raise _invalid("config file", where, str(exc)) from exc
+        raise TasksFileError(str(exc)) from exc
 
 
 def _str_list(value: Any, key: str, problems: list[str]) -> frozenset[str] | None:
@@ -394,7 +434,7 @@ def _job_defaults_problems(values: dict[str, Any]) -> list[str]:
     return found
 
 
-def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
+def _parse(path: Path, document: dict[str, Any], host: HostProfile | None = None) -> TasksFile:
     problems: list[str] = []
     functions = document.get("functions") or {}
     if not isinstance(functions, dict):
@@ -420,7 +460,10 @@ def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
             label = task_id if len(task_id) <= MAX_ID_LENGTH else f"#{index}"
             problems.append(f"task {label}: {id_problem}")
             continue
-        tasks.append(_parse_task(task_id, raw, functions, problems))
+        if host is not None and host.has_registry:
+            tasks.append(_parse_registry_task(task_id, raw, functions, host, problems))
+        else:
+            tasks.append(_parse_task(task_id, raw, functions, problems))
     job_defaults = dict(DEFAULT_JOB_DEFAULTS)
     raw_defaults = document.get("job_defaults")
     if isinstance(raw_defaults, dict):
@@ -435,17 +478,26 @@ def _parse(path: Path, document: dict[str, Any]) -> TasksFile:
         app_factory = None
     builtin = _str_list(document.get("builtin_ids"), "builtin_ids", problems)
     manual = _str_list(document.get("manual_kwargs_ids"), "manual_kwargs_ids", problems)
+    host = host or HostProfile()
+    builtin = builtin if builtin is not None else _default_builtin_ids(host, tasks)
     return TasksFile(
         path=path,
         tasks=tasks,
         timezone=str(timezone),
-        builtin_ids=builtin if builtin is not None else frozenset(t.id for t in tasks),
-        manual_kwargs_ids=manual if manual is not None else frozenset(DEFAULT_MANUAL_KWARGS_IDS),
+        builtin_ids=builtin,
+        manual_kwargs_ids=manual if manual is not None else host.manual_kwargs_ids(builtin),
         app_factory=app_factory,
         job_defaults=job_defaults,
         parse_problems=problems,
         functions={str(k): v for k, v in functions.items() if isinstance(v, str)},
+        host=host,
     )
+
+
+def _default_builtin_ids(host: HostProfile, tasks: list[TaskSpec]) -> frozenset[str]:
+    """The registry's ids (2026-07), else every id in the tasks file (2026-01)."""
+    ids = host.builtin_ids
+    return ids if ids is not None else frozenset(t.id for t in tasks)
 
 
 def _id_key(task_id: str) -> str:
@@ -504,4 +556,52 @@ def _parse_task(
         name=str(name) if name is not None else None,
         enabled=enabled,
         description=str(description) if description is not None else None,
+    )
+
+
+def _parse_registry_task(
+    task_id: str,
+    raw: dict[str, Any],
+    functions: dict[str, Any],
+    host: HostProfile,
+    problems: list[str],
+) -> TaskSpec:
+    """A task of the 2026-07 host's file: its schedule from the file, the rest from the
+    registry, as the host's ``_build_default_task_config`` joins them. A ``functions:``
+    entry (keyed by the registry's function name or the id) wins over the registry."""
+    extra = sorted(set(raw) - TASK_KEYS_2026_07, key=str)
+    if extra:
+        problems.append(
+            f"task {task_id}: key(s) {', '.join(map(str, extra))} not allowed by the 2026-07 "
+            "host's tasks schema (names, functions and descriptions come from its registry "
+            f"{host.registry_path}); or set host_generation: 2026-01"
+        )
+    schedule = {k: v for k, v in raw.items() if k in TASK_KEYS_2026_07}
+    spec = _parse_task(task_id, schedule, {}, problems)
+    meta = host.task(task_id)
+    if meta is None:
+        problems.append(
+            f"task {task_id}: not in the host's registry {host.registry_path} "
+            "(the 2026-07 host refuses the whole file for it)"
+        )
+        return TaskSpec(
+            id=task_id,
+            trigger_type=spec.trigger_type,
+            trigger_params=spec.trigger_params,
+            function=None,
+            func_ref=functions.get(task_id) if isinstance(functions.get(task_id), str) else None,
+            enabled=spec.enabled,
+        )
+    func_ref = functions.get(meta.function_name, functions.get(task_id))
+    if not isinstance(func_ref, str):
+        func_ref = host.function_targets().get(meta.function_name)
+    return TaskSpec(
+        id=task_id,
+        trigger_type=spec.trigger_type,
+        trigger_params=spec.trigger_params,
+        function=meta.function_name,
+        func_ref=func_ref,
+        name=meta.task_name,
+        enabled=spec.enabled,
+        description=meta.description,
     )
