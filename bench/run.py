@@ -388,6 +388,8 @@ def main() -> int:  # noqa: PLR0915 - one table, row by row
             ours_url, ours_table = url_for("reload_tool"), "bench_reload_tool"
             stock_url, stock_table = url_for("reload_stock"), "bench_reload_stock"
             tables += [(ours_url, ours_table), (stock_url, stock_table)]
+            # reload replaces the jobs of an existing store: init creates it first
+            _run([*tool(ours_url, ours_table, "--tasks", str(tasks)), "init", "-o", "json"])
             ours, theirs = paired(
                 runs,
                 lambda: _run(
