@@ -115,11 +115,15 @@ class SchedulerJobListItem(_Dict):
     unreadable_reason: str | None = None
     #: The trigger's time zone (``Asia/Shanghai``), for tables only: not in the JSON.
     timezone: str | None = None
+    #: The status of the run ``last_run_time`` is of, for tables only: not in the JSON.
+    last_run_status: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of this item (``timezone`` is left out)."""
+        """The JSON document of this item (``timezone`` and ``last_run_status`` are left
+        out)."""
         document = super().to_dict()
         del document["timezone"]
+        del document["last_run_status"]
         return document
 
 
@@ -147,7 +151,7 @@ class SchedulerJobDetail(_Dict):
     is_builtin: bool | None = False
     executor: str | None = None
     unreadable_reason: str | None = None
-    #: Always None: a job state does not record its last run (as in the list).
+    #: The ``started_at`` of the job's latest run, as in the list (None without history).
     last_run_time: str | None = None
     func_ref: str | None = None
 
