@@ -112,7 +112,7 @@ def host_last_run(engine: sa.Engine, job_id: str) -> str | None:
             started_at = latest.started_at
             if isinstance(started_at, datetime) and started_at.tzinfo is None:
                 started_at = started_at.replace(tzinfo=UTC)
-            return started_at.isoformat()
+            return str(started_at.isoformat())
         return None
 
 

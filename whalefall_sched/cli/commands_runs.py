@@ -32,10 +32,9 @@ def runs_command(
     job: Annotated[
         str | None,
         typer.Argument(
-            help="Only this job's runs; or `show` followed by a run id.",
+            help="Only this job's runs. `runs show RUN_ID` shows one run instead.",
             show_default=False,
             autocompletion=_complete_job_id,
-            metavar="[JOB | show RUN_ID]",
         ),
     ] = None,
     run_id: Annotated[
@@ -46,7 +45,14 @@ def runs_command(
         int, typer.Option("--limit", min=1, max=1000, metavar="N", help="Show at most N runs.")
     ] = 20,
     status: Annotated[
-        RunStatus | None, typer.Option("--status", help="Only runs with this status.")
+        RunStatus | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Only runs with this status: pending, running, completed, "
+            "completed_with_errors, failed, cancelled or missed.",
+            show_default=False,
+        ),
     ] = None,
     output: OutputOption = OutputFormat.table,
 ) -> None:

@@ -52,7 +52,7 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
             "One job's last 5 failed runs.",
         ),
         (
-            "whalefall-sched --history-url postgresql+psycopg://app@db/whalefall runs show RUN_ID",
+            "whalefall-sched --history-url postgresql+psycopg://db/app runs show ID",
             "One run of the host's task_runs, with its items.",
         ),
     ),

@@ -16,7 +16,8 @@ query is bounded (``LIMIT``); the latest run of every task is one query.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -254,7 +255,7 @@ class HistoryReader:
 
         conn = self.connection
         path = conn.sqlite_path()
-        try:
+        with _named():
             if path is not None and unfinished_wal(path):
                 return read_recovered_copy(path, query, conn.errors)
             try:
@@ -266,11 +267,6 @@ class HistoryReader:
                 if not isinstance(exc.__cause__, OperationalError):
                     raise
                 return read_recovered_copy(path, query, conn.errors)
-        except WhaleFallSchedError as exc:
-            text = str(exc)
-            if text.startswith("job store "):
-                raise type(exc)("run history " + text.removeprefix("job store ")) from exc
-            raise
 
     def exists(self) -> bool:
         """Whether the source's run table is there. Creates nothing (a missing SQLite
@@ -278,6 +274,18 @@ class HistoryReader:
         path = self.connection.sqlite_path()
         if path is not None and not path.is_file():
             return False
+        plain = self.connection.plain_sqlite_file()
+        if plain is not None:  # stdlib sqlite3: a `list` without history imports no SQLAlchemy
+            from whalefall_sched.repository import sqlite_reads
+
+            name = self.connection.table_name
+            with _named():
+                return sqlite_reads.read(
+                    plain,
+                    self.connection.timeout,
+                    lambda c: sqlite_reads.has_table(c, name),
+                    self.connection.sqlite3_errors,
+                )
         return self._read(self.connection.has_table)
 
     def list_runs(
@@ -393,6 +401,18 @@ class HistoryReader:
             result_url=m["result_url"],
             row_id=m["id"],
         )
+
+
+@contextmanager
+def _named() -> Iterator[None]:
+    """The connection's errors, naming the run history rather than the job store."""
+    try:
+        yield
+    except WhaleFallSchedError as exc:
+        text = str(exc)
+        if text.startswith("job store "):
+            raise type(exc)("run history " + text.removeprefix("job store ")) from exc
+        raise
 
 
 def _has(c: Connection, table: Table) -> bool:
