@@ -374,6 +374,16 @@ def test_an_unreachable_history_masks_its_password(cli: Invoke, stock: StockStor
 # -- the tool's own table: record_runs and run -------------------------------------------
 
 
+def _until_removed(scheduler: BackgroundScheduler) -> None:
+    """Wait for the scheduler to remove its finished date jobs: a shutdown in between
+    makes stock APScheduler's own thread raise JobLookupError."""
+    for _ in range(600):
+        if not scheduler.get_jobs():
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"jobs left: {scheduler.get_jobs()}")
+
+
 def test_record_runs_records_executions_errors_and_misses(
     stock: StockStore, engine: sa.Engine, cli: Invoke
 ) -> None:
@@ -403,6 +413,7 @@ def test_record_runs_records_executions_errors_and_misses(
     try:
         assert all(done.acquire(timeout=30) for _ in range(3)), seen
         assert recorder.flush(30)
+        _until_removed(scheduler)
     finally:
         scheduler.shutdown(wait=True)
     assert not recorder.running
@@ -433,6 +444,7 @@ def test_record_runs_never_raises_into_the_scheduler(tmp_path: Path) -> None:
         assert ran.wait(30)
         assert recorder.flush(30)
         assert recorder.running
+        _until_removed(scheduler)
     finally:
         scheduler.shutdown(wait=True)
 
