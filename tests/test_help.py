@@ -86,6 +86,7 @@ def test_the_global_options_are_the_root_options_that_do_not_act_at_once() -> No
         "--tasks",
         "--config",
         "--app-path",
+        "--history-url",
         "--timeout",
         "--wait",
         "--debug",

@@ -4,6 +4,7 @@
 from whalefall_sched.cli import (  # noqa: F401
     commands_init,
     commands_read,
+    commands_runs,
     commands_timeline,
     commands_write,
 )

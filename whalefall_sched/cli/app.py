@@ -214,6 +214,17 @@ def main_options(
             help="Schema of the job table.",
         ),
     ] = None,
+    history_url: Annotated[
+        str | None,
+        typer.Option(
+            "--history-url",
+            envvar="WHALEFALL_SCHED_HISTORY_URL",
+            help="SQLAlchemy URL of the application's database holding the host's "
+            "task_runs table (run history for `runs`, LAST and last_run_time; read-only). "
+            "Without it: the tool's own run table in the job store's database.",
+            show_default=False,
+        ),
+    ] = None,
     tasks: Annotated[
         Path | None,
         typer.Option(
@@ -288,6 +299,7 @@ def main_options(
         timeout=timeout,
         wait=wait,
         debug=debug,
+        history_url=history_url or None,
     )
     _configure_logging(debug, url)
 
@@ -296,7 +308,6 @@ def main_options(
 def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
     """Run a command: core errors become one line and their exit code."""
     from whalefall_sched.cli.render import render_error
-    from whalefall_sched.masking import redact
 
     settings = _settings_from(ctx)
     try:
@@ -307,13 +318,13 @@ def _guard(ctx: click.Context, output: OutputFormat) -> Iterator[Settings]:
     except WhaleFallSchedError as exc:
         if settings.debug:
             _print_traceback(settings.url)
-        render_error(exc.to_dict(lambda text: redact(text, settings.url)), output)
+        render_error(exc.to_dict(settings.redact), output)
         raise typer.Exit(exc.exit_code) from exc
     except Exception as exc:
         if settings.debug:
             _print_traceback(settings.url)
         internal = InternalError(
-            f"unexpected {type(exc).__name__}: {redact(str(exc), settings.url)} "
+            f"unexpected {type(exc).__name__}: {settings.redact(str(exc))} "
             "(run with --debug for details)"
         )
         render_error(internal.to_dict(), output)

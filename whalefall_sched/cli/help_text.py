@@ -45,6 +45,17 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
             "Create the job table on a PostgreSQL server.",
         ),
     ),
+    "runs": (
+        ("whalefall-sched runs", "The latest 20 runs of every job, newest first."),
+        (
+            "whalefall-sched runs sync_accounts --status failed --limit 5",
+            "One job's last 5 failed runs.",
+        ),
+        (
+            "whalefall-sched --history-url postgresql+psycopg://db/app runs show ID",
+            "One run of the host's task_runs, with its items.",
+        ),
+    ),
     "timeline": (
         ("whalefall-sched timeline", "The next 24 hours, one lane per job."),
         ("whalefall-sched timeline --days 7 --tz UTC", "A week ahead, on a UTC axis."),

@@ -64,6 +64,7 @@ NAME_MIN = 8
 #: Where the line is too long for the terminal, the first of these still shown goes
 #: first (NAME after it was cut to :data:`NAME_MIN`); ID and STATE always stay.
 DROP_ORDER = (
+    "LAST",
     "BUILTIN",
     "YEAR",
     "WEEK",
@@ -254,6 +255,9 @@ def _columns(items: list[SchedulerJobListItem], *, wide: bool) -> list[str]:
     if wide or any(i.trigger_args.get("week", "*") not in ("*", "") for i in items):
         cron.append("WEEK")
     columns = ["ID", "NAME", "TYPE", *cron, "NEXT", "LEFT", "STATE", "BUILTIN"]
+    # LAST (the latest run's time and outcome) where the run history knows of a run
+    if any(i.last_run_time is not None for i in items):
+        columns.insert(columns.index("STATE"), "LAST")
     if wide:
         unreadable = any(i.state == STATE_UNREADABLE for i in items)
         columns += _WIDE_COLUMNS if unreadable else _WIDE_COLUMNS[:-1]
@@ -288,8 +292,25 @@ def _cron_cells(keys: list[str]) -> Callable[[dict[str, str]], list[str]]:
     return cells
 
 
+def last_cell(item: SchedulerJobListItem, clock: _Clock) -> str:
+    """The LAST column: the latest run's start in the zone shown and its outcome
+    (``12-02 01:00 ok``, ``... failed``); ``-`` for no run."""
+    if item.last_run_time is None:
+        return "-"
+    when = datetime.fromisoformat(item.last_run_time)
+    if clock.zone.tz is not None:
+        when = when.astimezone(clock.zone.tz)
+    else:
+        own = clock._own_zone(item.timezone)
+        when = when.astimezone(own) if own is not None else when
+    status = item.last_run_status or "?"
+    outcome = {"completed": "ok", "completed_with_errors": "partial"}.get(status, status)
+    return f"{clock.next_cell(when)} {_list_field(outcome)}"
+
+
 def _rows(items: list[SchedulerJobListItem], columns: list[str], clock: _Clock) -> Iterator[_Row]:
     keys = [key for _, key in CRON_COLUMNS] + (["week"] if "WEEK" in columns else [])
+    last = "LAST" in columns
     wide = "ZONE" in columns
     reason = "REASON" in columns
     cron_cells = _cron_cells(keys)
@@ -306,6 +327,7 @@ def _rows(items: list[SchedulerJobListItem], columns: list[str], clock: _Clock) 
             *(cron_cells(item.trigger_args) if cron else blank),
             clock.next_cell(when),
             "-" if when is None else time_left(clock.seconds_left(when)),
+            *([last_cell(item, clock)] if last else []),
             label,
             _BUILTIN[item.is_builtin],
         ]

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
         SchedulerActionsService,
         SchedulerJobsReadService,
     )
+    from whalefall_sched.services.history_service import HistoryService, LastRun
     from whalefall_sched.services.tasks_file import TasksFile
 
 DEFAULT_URL = "sqlite:///userdata/scheduler.db"
@@ -31,7 +32,10 @@ class Settings:
     timeout: float = 5.0
     wait: float = 10.0
     debug: bool = False
+    #: The application's database holding the host's ``task_runs`` (``--history-url``).
+    history_url: str | None = None
     _repo: JobStoreRepository | None = None
+    _history: HistoryService | None = None
     _tasks: TasksFile | None = None
 
     def repository(self) -> JobStoreRepository:
@@ -78,24 +82,62 @@ class Settings:
 
     def read_service(self) -> SchedulerJobsReadService:
         """The seed's read service over this store; it reads the tasks file only to show
-        a job (``status`` never does)."""
+        a job (``status`` never does), the run history only to fill ``last_run_time``."""
         from whalefall_sched.services import SchedulerJobsReadService
 
-        return SchedulerJobsReadService(self.repository(), self._tasks_for_reading)
+        return SchedulerJobsReadService(
+            self.repository(), self._tasks_for_reading, last_runs=self._last_runs
+        )
+
+    def history(self) -> HistoryService:
+        """The run history: the host's ``task_runs`` at ``--history-url``, else the tool's
+        own table in the job store's database."""
+        if self._history is None:
+            from whalefall_sched.services.history_service import HistoryService
+
+            self._history = HistoryService(
+                self.repository(), self.history_url, timeout=self.timeout
+            )
+        return self._history
+
+    def _last_runs(self) -> dict[str, LastRun] | None:
+        """Each job's latest run for ``list``/``get``; None (after a one-line warning
+        when the history cannot be read) without history."""
+        from whalefall_sched.errors import WhaleFallSchedError
+
+        try:
+            return self.history().last_runs()
+        except WhaleFallSchedError as exc:
+            from whalefall_sched.cli.render import note
+
+            note(f"warning: {self.redact(str(exc))}; last_run_time unknown")
+            return None
+
+    def redact(self, text: str) -> str:
+        """``text`` with the passwords of the store's and the history's URLs masked."""
+        from whalefall_sched.masking import redact
+
+        text = redact(text, self.url)
+        return redact(text, self.history_url) if self.history_url else text
 
     def actions_service(self, app_factory: str | None = None) -> SchedulerActionsService:
         """The seed's actions service over this store; it reads the tasks file only for
         ``run`` and ``reload``."""
         from whalefall_sched.services import SchedulerActionsService
 
-        return SchedulerActionsService(
+        service = SchedulerActionsService(
             self.repository(),
             self.tasks,
             app_factory=app_factory,
             app_paths=self.app_paths,
         )
+        # where the host records its runs in task_runs, `run` does not record them again
+        service.record_runs = self.history_url is None
+        return service
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's (and the history's) connections."""
+        if self._history is not None:
+            self._history.close()
         if self._repo is not None:
             self._repo.close()

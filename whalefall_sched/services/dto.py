@@ -127,6 +127,8 @@ class SchedulerJobListItem(_Dict):
     unreadable_reason: str | None = None
     #: The trigger's time zone (``Asia/Shanghai``), for tables only: not in the JSON.
     timezone: str | None = None
+    #: The status of the run ``last_run_time`` is of, for tables only: not in the JSON.
+    last_run_status: str | None = None
     #: The 2026-07 host's list fields (README, "Host generations"): None, and left out of
     #: the JSON, where the host has none (2026-01) or the tasks file is unknown.
     task_id: str | None = None
@@ -134,10 +136,11 @@ class SchedulerJobListItem(_Dict):
     editable_fields: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of this item (``timezone`` is left out, and the 2026-07
-        host's fields where the host has none)."""
+        """The JSON document of this item (``timezone`` and ``last_run_status`` are left
+        out, and the 2026-07 host's fields where the host has none)."""
         document = without_host_fields(super().to_dict())
         del document["timezone"]
+        del document["last_run_status"]
         return document
 
 
@@ -165,7 +168,7 @@ class SchedulerJobDetail(_Dict):
     is_builtin: bool | None = False
     executor: str | None = None
     unreadable_reason: str | None = None
-    #: Always None: a job state does not record its last run (as in the list).
+    #: The ``started_at`` of the job's latest run, as in the list (None without history).
     last_run_time: str | None = None
     func_ref: str | None = None
     #: As in the list's item (2026-07 host); None on 2026-01.

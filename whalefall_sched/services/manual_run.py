@@ -4,6 +4,7 @@ process of its own (docs/architecture.md, "A manual run")."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import os
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whalefall_sched.errors import (
     JobNotFoundError,
@@ -33,6 +34,9 @@ from whalefall_sched.services.dto import (
 )
 from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.job_ids import find_job
+
+if TYPE_CHECKING:
+    from whalefall_sched.services.history_service import ManualRunRecord
 
 logger = logging.getLogger("whalefall_sched.actions")
 
@@ -85,6 +89,8 @@ class _ManualRun:
     #: What the operator should know about the run (an unlisted function allowed, say).
     notes: list[str] = field(default_factory=list)
     thread: threading.Thread | None = None
+    #: The job's name (recorded in the run history).
+    name: str | None = None
     error: str | None = None
     duration: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
@@ -107,6 +113,10 @@ class _ManualRun:
 
 class ManualRuns(ActionsBase):
     """The actions service's manual runs, each in a process of its own."""
+
+    #: Whether ``run`` records its runs in the tool's own history table (in the job
+    #: store's database, created if need be); off where the host records its own runs.
+    record_runs: bool = False
 
     def run_job(
         self,
@@ -135,6 +145,7 @@ class ManualRuns(ActionsBase):
         run = self._prepare_run(job_id, created_by, allow_any_function=allow_any_function)
         # nothing below needs the store: the child must not share its connections
         self._repo.close()
+        record = self._record(run, created_by)
 
         def body(send: Send) -> None:  # pragma: no cover - runs in the child
             os.dup2(2, 1)  # what the task writes to stdout (C code included) goes to stderr
@@ -165,7 +176,37 @@ class ManualRuns(ActionsBase):
                 on_start(run.thread_name, int(message.get("pid") or 0))
 
         end = run_in_child(body, timeout=timeout, on_message=started)
-        return self._child_result(run, end, timeout)
+        try:
+            result = self._child_result(run, end, timeout)
+        except StoreConflictError as exc:
+            if record is not None:
+                record.finish(succeeded=False, duration=end.seconds, error=str(exc))
+            raise
+        if record is None:
+            return result
+        record.finish(
+            succeeded=result.succeeded, duration=result.duration_seconds, error=result.error
+        )
+        if record.problem is None:
+            return result
+        return dataclasses.replace(result, notes=[*result.notes, record.problem])
+
+    def _record(self, run: _ManualRun, created_by: int | None) -> ManualRunRecord | None:
+        """The run's record in the tool's own history, started; None when not recorded."""
+        if not self.record_runs:
+            return None
+        from whalefall_sched.services.history_service import ManualRunRecord
+
+        record = ManualRunRecord(
+            url=self._repo.url,
+            schema=self._repo.schema,
+            timeout=self._repo.connection.timeout,
+            job_id=run.job_id,
+            task_name=run.name,
+            created_by=created_by,
+        )
+        record.start()
+        return record
 
     @staticmethod
     def _child_result(run: _ManualRun, end: ChildEnd, timeout: float | None) -> ManualRunResult:
@@ -252,7 +293,16 @@ class ManualRuns(ActionsBase):
         kwargs = dict(job.decoded.get("kwargs") or {})
         kwargs.update(manual_kwargs)
         args = list(job.decoded.get("args") or ())
-        return _ManualRun(job_id, f"{job_id}_manual", func_ref, args, kwargs, notes)
+        name = job.decoded.get("name")
+        return _ManualRun(
+            job_id,
+            f"{job_id}_manual",
+            func_ref,
+            args,
+            kwargs,
+            notes,
+            name=name if isinstance(name, str) else None,
+        )
 
     def _start(self, run: _ManualRun, ready: Callable[[], None] | None = None) -> threading.Thread:
         """Import the job's function (and the app factory), start its thread, return it.

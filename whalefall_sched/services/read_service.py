@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -21,6 +21,7 @@ from whalefall_sched.services.dto import (
     StoreStatus,
     iso,
 )
+from whalefall_sched.services.history_service import LastRun
 from whalefall_sched.services.job_ids import find_job
 from whalefall_sched.services.tasks_file import TasksFile
 from whalefall_sched.services.timeline_dto import JobNextFireTimes, Timeline
@@ -54,9 +55,14 @@ class SchedulerJobsReadService:
         self,
         repository: JobStoreRepository,
         tasks: TasksFile | Callable[[], TasksFile | None] | None = None,
+        *,
+        last_runs: Callable[[], Mapping[str, LastRun] | None] | None = None,
     ) -> None:
         self._repo = repository
         self._tasks_source = tasks
+        #: Each task's latest run (the run history), read once when first needed.
+        self._last_runs_source = last_runs
+        self._last_runs: Mapping[str, LastRun] | None = None
 
     @property
     def _tasks(self) -> TasksFile | None:
@@ -64,6 +70,13 @@ class SchedulerJobsReadService:
         if callable(self._tasks_source):
             self._tasks_source = self._tasks_source()
         return self._tasks_source
+
+    def _last_run(self, job_id: str) -> LastRun | None:
+        """``job_id``'s latest run; the history's one query runs the first time."""
+        if self._last_runs_source is not None:
+            self._last_runs = self._last_runs_source()
+            self._last_runs_source = None
+        return None if self._last_runs is None else self._last_runs.get(job_id)
 
     def list_jobs(
         self, state: str | None = None, *, limit: int | None = None, offset: int = 0
@@ -297,10 +310,13 @@ class SchedulerJobsReadService:
     def _item(self, job: StoredJob) -> SchedulerJobListItem:
         tasks = self._tasks
         task = tasks.task(job.id) if tasks is not None else None
+        last = self._last_run(job.id)
         common: dict[str, Any] = {
             "id": job.id,
             "description": task.description if task else _registry_description(tasks, job.id),
-            "last_run_time": None,
+            # the host's: started_at of the task's latest task_runs row
+            "last_run_time": last.started_at if last is not None else None,
+            "last_run_status": last.status if last is not None else None,
             "state": job_state_name(job),
             "is_builtin": job.id in tasks.builtin_ids if tasks is not None else None,
         }
