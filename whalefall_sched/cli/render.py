@@ -205,8 +205,11 @@ def render(result: Any, output: OutputFormat) -> None:
         _render_status(console, result)
     elif isinstance(result, StoreInitResult):
         _render_init(console, result)
-    else:  # pragma: no cover - every result type is listed above
-        raise TypeError(f"no renderer for {type(result).__name__}")
+    else:
+        from whalefall_sched.cli.change_view import render_change
+
+        if not render_change(console, result):  # pragma: no cover - every result is listed
+            raise TypeError(f"no renderer for {type(result).__name__}")
 
 
 def render_error(error: dict[str, Any], output: OutputFormat) -> None:
