@@ -274,7 +274,7 @@ class JobChangesService(ActionsBase):
                 next_time = next_fire_time(trigger, at)
             except FireTimeSearchLimitError as exc:
                 raise InvalidInputError(f"the new trigger {trigger}: {exc}") from exc
-            if next_time is None:
+            if next_time is None or next_time < at:  # a --date already past
                 raise InvalidInputError(
                     f"the new trigger {trigger} has no fire time after now; nothing changed"
                 )
