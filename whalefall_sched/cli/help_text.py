@@ -61,6 +61,31 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
             "The same for a PostgreSQL store.",
         ),
     ),
+    "reschedule": (
+        (
+            'whalefall-sched reschedule sync_accounts "0 30 2 * * *" --dry-run',
+            "The next 5 fire times before and after; nothing changed.",
+        ),
+        (
+            'whalefall-sched reschedule sync_accounts "0 3 * * mon-fri"',
+            "5 fields as the host's PUT takes them (second 0), in the job's zone.",
+        ),
+        (
+            "whalefall-sched reschedule cleanup_logs --interval 6h --keep-paused",
+            "Every 6 hours; a paused job stays paused.",
+        ),
+    ),
+    "delete": (
+        ("whalefall-sched delete old_job", "Remove a job after asking; every row is backed up."),
+        (
+            "whalefall-sched delete job_a job_b --yes",
+            "Several jobs, no question; one failure does not stop the others.",
+        ),
+        (
+            "whalefall-sched restore userdata/backups/<file>.json",
+            "Undo: put back every job of that backup.",
+        ),
+    ),
     "pause": (
         ("whalefall-sched pause sync_accounts", "Stop one job firing until it is resumed."),
         (
