@@ -56,7 +56,7 @@ def runs_command(
     ] = None,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """List runs newest first, or show one run and its items (read-only).
+    """List runs, newest first, or show one with its items (read-only).
 
     The history is the host's task_runs table at --history-url, else the tool's own
     table in the job store's database (written by the host integration record_runs and

@@ -330,20 +330,26 @@ def _replace(
 
 def _confirm(settings: Settings, preview: SchedulerJobsReloadResult, origin: str) -> None:
     """Ask before replacing every job; refuse (exit 4) where there is no terminal to ask on."""
-    from whalefall_sched.errors import StoreConflictError
-
     action = "reload" if preview.restored_from is None else "restore"
-    if not _can_ask():
-        raise StoreConflictError(
-            f"{action} deletes every job and needs confirmation; no terminal to ask on, "
-            "so nothing was changed (pass --yes)"
-        )
     where = settings.repository().where
     verb = "register" if preview.restored_from is None else "restore"
     question = (
         f"Delete {preview.deleted_count} job(s) in {where} and {verb} "
         f"{preview.written_count} from {origin}?"
     )
+    confirm_on_terminal(question, action, "deletes every job")
+
+
+def confirm_on_terminal(question: str, action: str, what: str) -> None:
+    """Ask ``question`` on the terminal; refuse (exit 4, nothing changed) where there is
+    no terminal to ask on, or when the answer is no. ``what`` says why ``action`` asks."""
+    from whalefall_sched.errors import StoreConflictError
+
+    if not _can_ask():
+        raise StoreConflictError(
+            f"{action} {what} and needs confirmation; no terminal to ask on, "
+            "so nothing was changed (pass --yes)"
+        )
     if not typer.confirm(printable(question), err=True):
         raise StoreConflictError(f"{action} not confirmed; nothing was changed")
 

@@ -67,7 +67,9 @@ class _OneLineErrors(TyperGroup):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Each command's first sentence, whole."""
         rows = []
-        for name in self.list_commands(ctx):
+        order = {name: index for index, name in enumerate(help_text.COMMAND_ORDER)}
+        names = self.list_commands(ctx)
+        for name in sorted(names, key=lambda n: order.get(n, len(order))):
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
                 rows.append((name, command.get_short_help_str(limit=10_000)))

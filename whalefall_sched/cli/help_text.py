@@ -15,6 +15,26 @@ import click
 
 from whalefall_sched.errors import ExitCode
 
+#: The order of the commands in the top-level help: set-up, reading, changing jobs,
+#: replacing them all. A command not listed comes last, in registration order.
+COMMAND_ORDER = (
+    "init",
+    "list",
+    "get",
+    "status",
+    "timeline",
+    "runs",
+    "log",
+    "pause",
+    "resume",
+    "run",
+    "reschedule",
+    "delete",
+    "reload",
+    "restore",
+    "export",
+)
+
 #: Every command's examples (2-3 each): (command line, what it does). ``""``: the tool's.
 EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
     "": (
@@ -70,6 +90,31 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
         (
             "whalefall-sched status --url postgresql+psycopg://db/app",
             "The same for a PostgreSQL store.",
+        ),
+    ),
+    "reschedule": (
+        (
+            'whalefall-sched reschedule sync_accounts "0 30 2 * * *" --dry-run',
+            "The next 5 fire times before and after; nothing changed.",
+        ),
+        (
+            'whalefall-sched reschedule sync_accounts "0 3 * * mon-fri"',
+            "5 fields as the host's PUT takes them (second 0), in the job's zone.",
+        ),
+        (
+            "whalefall-sched reschedule cleanup_logs --interval 6h --keep-paused",
+            "Every 6 hours; a paused job stays paused.",
+        ),
+    ),
+    "delete": (
+        ("whalefall-sched delete old_job", "Remove a job after asking; every row is backed up."),
+        (
+            "whalefall-sched delete --match 'tmp_*' --yes",
+            "Every job whose id matches, no question; one failure does not stop the others.",
+        ),
+        (
+            "whalefall-sched restore userdata/backups/<file>.json",
+            "Undo: put back every job of that backup.",
         ),
     ),
     "pause": (

@@ -205,8 +205,11 @@ def render(result: Any, output: OutputFormat) -> None:
         _render_status(console, result)
     elif isinstance(result, StoreInitResult):
         _render_init(console, result)
-    else:  # pragma: no cover - every result type is listed above
-        raise TypeError(f"no renderer for {type(result).__name__}")
+    else:
+        from whalefall_sched.cli.change_view import render_change
+
+        if not render_change(console, result):  # pragma: no cover - every result is listed
+            raise TypeError(f"no renderer for {type(result).__name__}")
 
 
 def render_error(error: dict[str, Any], output: OutputFormat) -> None:
@@ -347,7 +350,7 @@ def _yes(value: bool | None, unknown: str = "unknown") -> str:
 
 def _lock_text(lock: dict[str, Any]) -> str:
     if not lock["exists"]:
-        held = "no lock file: no scheduler has run here"
+        held = "no lock file (not evidence: the 2026-07 host keeps none)"
     elif lock["held"]:
         held = f"held by pid {lock['pid']}"
     elif lock["held"] is None:
@@ -373,6 +376,8 @@ def _render_status(console: Console, status: StoreStatus) -> None:
         table.add_row("next wake-up", local_time(status.next_wakeup).replace("\n", ", "))
     if status.lock is not None:
         table.add_row("scheduler lock", _lock_text(status.lock))
+    if status.liveness is not None and status.initialised:
+        table.add_row("liveness", _escape(status.liveness["summary"]))
     verdict = "[green]healthy[/]" if status.healthy else "[red]degraded[/]"
     if not status.reachable:
         verdict = "[red]unreachable[/]"

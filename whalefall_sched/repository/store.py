@@ -89,6 +89,14 @@ class ReplaceOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """What :meth:`JobStoreRepository.delete_job` did: the row removed, as read."""
+
+    removed: StoredJob
+    notes: list[str] = field(default_factory=list)
+
+
 class JobStoreRepository:
     """An APScheduler 3 ``SQLAlchemyJobStore`` table, read safely and written atomically."""
 
@@ -546,6 +554,70 @@ class JobStoreRepository:
         except (writes.LostRaceError, TransientError):
             return None
         return ReplaceOutcome(old, new, backup)
+
+    # -- deleting (delete) -------------------------------------------------------
+
+    def backup_rows(self, backup_dir: Path) -> Path | None:
+        """Save every row, raw and undecoded, to a backup ``restore`` reads; None when
+        the table is empty. A store that does not exist is the not-initialised conflict."""
+        conn = self.connection
+        self.require_store()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        with conn.errors(), conn.engine("rw").connect() as c:
+            rows = select_rows(c, self.table, decode=False)
+        if not rows:
+            return None
+        return backups.write_backup(
+            rows,
+            backup_dir,
+            stamp,
+            store=mask_url(conn.url),
+            table=self.table_name,
+            schema=self.schema,
+        )
+
+    def delete_job(self, job_id: str, *, attempts: int = CAS_ATTEMPTS) -> DeleteOutcome:
+        """Delete one row with compare-and-swap on its bytes, guarded against a scheduler.
+
+        The row is read undecoded (an unreadable row can be deleted too). A due row is
+        left to a live scheduler to move on first (:mod:`.due_row_guard`): deleting it
+        under the scheduler's ``update_job`` would kill the scheduler's thread with
+        ``JobLookupError``. Raises :class:`JobNotFoundError` when there is no such row.
+        """
+        conn = self.connection
+
+        def prepare() -> Attempt[StoredJob]:
+            with conn.errors(), conn.engine("rw").connect() as c:
+                if not conn.has_table(c):
+                    raise conn.not_initialised()
+                rows = select_rows(c, self.table, job_id, decode=False)
+            if not rows:
+                raise self._not_found(job_id)
+            before = rows[0]
+            return Attempt(
+                [before],
+                lambda: before if self._cas_delete(before) else None,
+                lambda _: {before.id: None},
+            )
+
+        def gave_up() -> StoreConflictError:
+            return StoreConflictError(
+                f"job {job_id!r} was changed by another process {attempts} times while "
+                "being deleted; the job is kept, try again"
+            )
+
+        done = self.guard.run(prepare, attempts=attempts, gave_up=gave_up)
+        return DeleteOutcome(done.result, done.notes)
+
+    def _cas_delete(self, before: StoredJob) -> bool:
+        """Delete the row if it still holds ``before``'s bytes; False if it moved."""
+        conn = self.connection
+        try:
+            with conn.errors(), conn.engine("rw").begin() as c:
+                writes.cas_delete(c, self.table, before)
+        except (writes.LostRaceError, TransientError):
+            return False
+        return True
 
     # -- existence and creation (init) ----------------------------------------
 

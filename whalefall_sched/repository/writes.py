@@ -73,3 +73,9 @@ def replace_rows(
     check = [job_id for (job_id,) in fetch(conn, select(t.c.id))]
     if len(check) != len(new_ids) or set(check) != new_ids:
         raise LostRaceError()
+
+
+def cas_delete(conn: Connection, table: Table, job: StoredJob) -> None:
+    """Delete ``job``'s row if it still holds the bytes read; :class:`LostRaceError` if
+    it moved (or is gone)."""
+    cas(conn, table, table.delete(), job)

@@ -382,6 +382,9 @@ class StoreStatus(_Dict):
     error: dict[str, Any] | None = None
     #: What the operator should know about how health was judged (no effect on it).
     notes: list[str] = field(default_factory=list)
+    #: Which evidence judged whether a scheduler processes the store (``judged_by``,
+    #: ``lock_file``, ``overdue_after_seconds``, ``summary``); None when unreachable.
+    liveness: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: each time also in UTC (``next_wakeup_utc``, and the overdue

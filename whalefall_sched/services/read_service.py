@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from whalefall_sched.errors import InvalidInputError, StoreSystemError, WhaleFallSchedError
-from whalefall_sched.repository import JobStoreRepository, StoredJob
+from whalefall_sched.repository import JobStoreRepository, SchedulerLock, StoredJob
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
@@ -27,8 +27,10 @@ from whalefall_sched.services.tasks_file import TasksFile
 from whalefall_sched.services.timeline_dto import JobNextFireTimes, Timeline
 from whalefall_sched.services.triggers import trigger_args, trigger_type
 
-#: A job with no misfire grace counts as overdue once this many seconds late.
-OVERDUE_SLACK = 60
+#: A running job due this many seconds ago and still not moved on is overdue: a running
+#: scheduler moves a due row on within moments, so no scheduler is processing the store.
+#: Its misfire grace is not waited out (the host's is 300 s).
+OVERDUE_AFTER = 30
 #: Where there is no scheduler lock file to look at (PostgreSQL, MySQL).
 NO_LOCK_NOTE = (
     "no scheduler lock file on this kind of store: whether a scheduler is processing it "
@@ -227,6 +229,7 @@ class SchedulerJobsReadService:
         lock_doc = None
         reasons: list[str] = []
         notes = [NO_LOCK_NOTE] if lock is None else []
+        liveness = _liveness(lock)
         if lock is not None:
             lock_doc = {"path": str(lock.path), "exists": lock.exists, "held": lock.held}
             lock_doc |= {"pid": lock.pid, "problem": lock.problem}
@@ -234,10 +237,6 @@ class SchedulerJobsReadService:
                 notes.append(
                     f"{lock.path}: {lock.problem}; whether a scheduler is processing this "
                     "store is judged only by overdue jobs"
-                )
-            if lock.held is False:
-                reasons.append(
-                    f"no process holds {lock.path}: no scheduler is running on this store"
                 )
         if not self._repo.exists():
             # No SQLite file (or no directory) is nothing to reach: not reachable, and not
@@ -259,7 +258,11 @@ class SchedulerJobsReadService:
                 next_wakeup=None,
                 lock=lock_doc,
                 notes=notes,
+                liveness=liveness,
             )
+        if lock is not None and lock.exists and lock.held is False:
+            # a lock file that exists is the host's (2026-01): nobody holding it is evidence
+            reasons.append(f"no process holds {lock.path}: no scheduler is running on this store")
         rows: list[StoredJob] = []
         overdue: list[dict[str, Any]] = []
         for stored in self._repo.list_jobs():
@@ -275,9 +278,11 @@ class SchedulerJobsReadService:
             reasons.append(f"{len(unreadable)} row(s) cannot be decoded")
         if overdue:
             reasons.append(
-                f"{len(overdue)} job(s) overdue beyond their misfire grace: "
-                "no scheduler seems to be processing this store"
+                f"{len(overdue)} job(s) overdue, due more than {OVERDUE_AFTER}s ago and not "
+                "moved on: no scheduler seems to be processing this store"
             )
+        if "overdue_jobs" in liveness["judged_by"] and not states.count(STATE_RUNNING):
+            liveness["summary"] += "; no running job to judge by"
         return StoreStatus(
             store=where,
             reachable=True,
@@ -295,6 +300,7 @@ class SchedulerJobsReadService:
             next_wakeup=_next_wakeup(rows),
             lock=lock_doc,
             notes=notes,
+            liveness=liveness,
         )
 
     def _safe_item(self, job: StoredJob) -> SchedulerJobListItem:
@@ -418,7 +424,7 @@ def _with_overdue(job: StoredJob, now: datetime) -> tuple[StoredJob, dict[str, A
     try:
         grace = state.get("misfire_grace_time")
         late = (now - when).total_seconds()
-        if late <= (grace if grace is not None else OVERDUE_SLACK):
+        if late <= OVERDUE_AFTER:
             return job, None
         entry = {
             "id": job.id,
@@ -429,6 +435,31 @@ def _with_overdue(job: StoredJob, now: datetime) -> tuple[StoredJob, dict[str, A
     except Exception as exc:  # noqa: BLE001 - one row must not hide the others
         return _unreadable(job, exc), None
     return job, entry
+
+
+def _liveness(lock: SchedulerLock | None) -> dict[str, Any]:
+    """Which evidence tells whether a scheduler processes the store.
+
+    Overdue jobs always count; a lock file counts only where it exists (the 2026-01 host
+    keeps ``userdata/scheduler.lock``, the 2026-07 host none), so a missing one is no
+    reason to be degraded.
+    """
+    if lock is None:
+        state, summary = None, "judged by overdue jobs (no lock file on this kind of store)"
+    elif not lock.exists:
+        state, summary = "absent", "judged by overdue jobs (no lock file)"
+    elif lock.held is None:
+        state, summary = "unknown", "judged by overdue jobs (the lock file cannot be read)"
+    else:
+        state = "held" if lock.held else "not_held"
+        summary = f"judged by the lock file ({state.replace('_', ' ')}) and overdue jobs"
+    judged_by = ["lock_file", "overdue_jobs"] if state in ("held", "not_held") else ["overdue_jobs"]
+    return {
+        "judged_by": judged_by,
+        "lock_file": state,
+        "overdue_after_seconds": OVERDUE_AFTER,
+        "summary": summary,
+    }
 
 
 @contextmanager
