@@ -2,6 +2,7 @@
 
 # Importing the command modules registers their commands on ``app``.
 from whalefall_sched.cli import (  # noqa: F401
+    commands_export,
     commands_init,
     commands_read,
     commands_timeline,
