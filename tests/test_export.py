@@ -243,7 +243,7 @@ def test_a_paused_task_is_registered_paused_and_a_disabled_one_not_at_all(
         default_tasks:
           - {id: held, function: 'tests.jobs:noop', trigger_type: cron,
              trigger_params: {hour: 1}, paused: true}
-          - {id: off, function: 'tests.jobs:noop', trigger_type: cron,
+          - {id: dropped, function: 'tests.jobs:noop', trigger_type: cron,
              trigger_params: {hour: 1}, enabled: false, paused: true}
           - {id: runs, function: 'tests.jobs:noop', trigger_type: interval,
              trigger_params: {minutes: 5}}
