@@ -189,7 +189,7 @@ def test_reload_with_stdin_closed_refuses_as_with_no_terminal(sqlite_stock: Stoc
     before = sqlite_stock.fingerprint()
     result = _child("--url", sqlite_stock.url, "reload", preexec_fn=lambda: os.close(0))
     assert result.returncode == ExitCode.CONFLICT, result.stderr
-    assert result.stderr.startswith("Error: reload deletes every job and needs confirmation")
+    assert result.stderr.startswith("Error: reload replaces every job and needs confirmation")
     assert result.stderr.count("\n") == 1
     assert sqlite_stock.fingerprint() == before
 

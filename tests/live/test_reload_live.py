@@ -77,3 +77,38 @@ def test_reload_under_a_live_scheduler_fires_the_new_triggers(
 
     assert live.thread_alive()
     assert live.deaths() == []
+
+
+def test_reload_keep_paused_beside_a_live_scheduler_keeps_the_pause(
+    live_scheduler: StartLive, wfs: Wfs, stock: StockStore, tmp_path: Path
+) -> None:
+    live = live_scheduler(interval_job("alpha", 1), interval_job("held", 1))
+    live.wait_runs("held", 1)
+    paused = wfs.run("pause", "held", "-o", "json")
+    assert paused.returncode == 0, describe_result(paused)
+    tasks = write_tasks(
+        tmp_path / "tasks.yaml",
+        [
+            {"id": "alpha", "trigger_type": "interval", "trigger_params": {"seconds": 1}},
+            {"id": "held", "trigger_type": "interval", "trigger_params": {"seconds": 2}},
+        ],
+    )
+
+    dry = wfs.run("--tasks", tasks, "reload", "--dry-run", "-o", "json")
+    assert dry.returncode == 0, describe_result(dry)
+    assert json.loads(dry.stdout)["diff"]["resumed"] == ["held"]  # the default resumes it
+
+    result = wfs.run("--tasks", tasks, "reload", "--keep-paused", "--yes", "-o", "json")
+    reloaded_at = time.time()
+    assert result.returncode == 0, describe_result(result)
+    diff = json.loads(result.stdout)["diff"]
+    assert diff["resumed"] == []
+    assert [c["id"] for c in diff["changed"]] == ["held"]  # its interval: 1 s -> 2 s
+
+    live.wait_runs("alpha", 3, after=reloaded_at)
+    assert stock.raw()["held"][0] is None  # still paused, as stock pause_job leaves it
+    assert live.runs("held", after=reloaded_at + 0.5) == []
+    states = {item["id"]: item["state"] for item in wfs.list_json()}
+    assert states == {"alpha": "STATE_RUNNING", "held": "STATE_PAUSED"}
+    assert live.thread_alive()
+    assert live.deaths() == []

@@ -23,7 +23,7 @@ from whalefall_sched.cli.terminal import (
 
 if TYPE_CHECKING:
     from whalefall_sched.services.actions_service import Replacement, SchedulerActionsService
-    from whalefall_sched.services.dto import SchedulerJobsReloadResult
+    from whalefall_sched.services.diff import ReplacementResult
 from whalefall_sched.cli.app import (
     MAX_SECONDS,
     BackupDirOption,
@@ -47,6 +47,15 @@ from whalefall_sched.cli.selection_options import (
     SelectStateOption,
     selection_request,
 )
+
+#: ``--show-unchanged`` of reload and restore.
+ShowUnchangedOption = Annotated[
+    bool,
+    typer.Option(
+        "--show-unchanged",
+        help="List the unchanged jobs too (default: their count; -o json lists them).",
+    ),
+]
 
 # -- acting ------------------------------------------------------------------------------
 
@@ -228,12 +237,25 @@ def reload_command(
             help="Check that every task function imports before writing.",
         ),
     ] = True,
+    keep_paused: Annotated[
+        bool,
+        typer.Option(
+            "--keep-paused",
+            help="Keep the jobs that are paused now paused (default: every job is "
+            "registered running, as the host app's reload does).",
+        ),
+    ] = False,
+    show_unchanged: ShowUnchangedOption = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Remove every job, then register the enabled default tasks: all or nothing."""
+    """Replace every job by the enabled default tasks, all or nothing; shows the diff.
+
+    The diff (--dry-run, the prompt, the report) lists each job added, removed (and
+    why), changed (each field old -> new) or unchanged, and paused jobs that resume.
+    """
     with _guard(ctx, output) as settings:
         service = settings.actions_service()
-        plan = service.plan_reload(verify_imports=verify_imports)
+        plan = service.plan_reload(verify_imports=verify_imports, keep_paused=keep_paused)
         _replace(
             settings,
             service,
@@ -243,6 +265,7 @@ def reload_command(
             backup_dir=backup_dir,
             no_backup=no_backup,
             output=output,
+            show_unchanged=show_unchanged,
         )
 
 
@@ -280,12 +303,14 @@ def restore_command(
             "and restore the others.",
         ),
     ] = False,
+    show_unchanged: ShowUnchangedOption = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Put back the rows a reload removed, byte for byte: all or nothing.
 
     Every row is checked first as the careful reader checks the store (it must decode
-    safely and agree with itself); a backup with a row that does not is refused.
+    safely and agree with itself); a backup with a row that does not is refused. Each
+    job keeps the backup's state: a job paused in the backup is restored paused.
     """
     with _guard(ctx, output) as settings:
         service = settings.actions_service()
@@ -299,6 +324,7 @@ def restore_command(
             backup_dir=backup_dir,
             no_backup=no_backup,
             output=output,
+            show_unchanged=show_unchanged,
         )
 
 
@@ -312,32 +338,47 @@ def _replace(
     backup_dir: Path | None,
     no_backup: bool,
     output: OutputFormat,
+    show_unchanged: bool = False,
 ) -> None:
-    """The body of reload and restore: preview, confirm, replace, report."""
+    """The body of reload and restore: preview (the diff), confirm, replace, report."""
     # A store that does not exist is an error (naming the path, suggesting init), the
     # dry run's too: a misspelt URL must never become a new, empty store.
     settings.repository().require_store()
-    preview = service.preview(plan)
-    if dry_run:
-        _render(preview, output)
-        return
-    if not yes:
-        _confirm(settings, preview, plan.origin)
+    if dry_run or not yes:
+        preview = service.preview(plan)
+        if dry_run:
+            _render_diff(preview, output, show_unchanged)
+            return
+        _confirm(settings, preview, plan.origin, show_unchanged)
     result = service.apply(plan, backup_dir=_backup_dir(settings, backup_dir, no_backup))
-    _render(result, output)
+    _render_diff(result, output, show_unchanged)
     _notes(result.notes)
 
 
-def _confirm(settings: Settings, preview: SchedulerJobsReloadResult, origin: str) -> None:
-    """Ask before replacing every job; refuse (exit 4) where there is no terminal to ask on."""
+def _render_diff(result: ReplacementResult, output: OutputFormat, show_unchanged: bool) -> None:
+    if output is OutputFormat.json:
+        _render(result, output)
+        return
+    from whalefall_sched.cli.diff_view import render_replacement
+
+    render_replacement(result, show_unchanged=show_unchanged)
+
+
+def _confirm(
+    settings: Settings, preview: ReplacementResult, origin: str, show_unchanged: bool
+) -> None:
+    """Show the diff and ask before replacing every job; refuse (exit 4) where there is
+    no terminal to ask on."""
+    from whalefall_sched.cli.diff_view import diff_lines
+
     action = "reload" if preview.restored_from is None else "restore"
+    what = "replaces every job"
+    _need_terminal(action, what, "; --dry-run shows the diff")
+    for text in diff_lines(preview.diff, show_unchanged=show_unchanged):
+        err_line(text)
     where = settings.repository().where
-    verb = "register" if preview.restored_from is None else "restore"
-    question = (
-        f"Delete {preview.deleted_count} job(s) in {where} and {verb} "
-        f"{preview.written_count} from {origin}?"
-    )
-    confirm_on_terminal(question, action, "deletes every job")
+    err_line(f"{action.capitalize()} {where} from {origin}:")
+    confirm_on_terminal(f"{preview.diff.summary}. Proceed?", action, what)
 
 
 def confirm_on_terminal(question: str, action: str, what: str) -> None:
@@ -345,13 +386,20 @@ def confirm_on_terminal(question: str, action: str, what: str) -> None:
     no terminal to ask on, or when the answer is no. ``what`` says why ``action`` asks."""
     from whalefall_sched.errors import StoreConflictError
 
+    _need_terminal(action, what)
+    if not typer.confirm(printable(question), err=True):
+        raise StoreConflictError(f"{action} not confirmed; nothing was changed")
+
+
+def _need_terminal(action: str, what: str, hint: str = "") -> None:
+    """Refuse (exit 4, nothing changed) where there is no terminal to ask on."""
+    from whalefall_sched.errors import StoreConflictError
+
     if not _can_ask():
         raise StoreConflictError(
             f"{action} {what} and needs confirmation; no terminal to ask on, "
-            "so nothing was changed (pass --yes)"
+            f"so nothing was changed (pass --yes{hint})"
         )
-    if not typer.confirm(printable(question), err=True):
-        raise StoreConflictError(f"{action} not confirmed; nothing was changed")
 
 
 def _can_ask() -> bool:

@@ -151,12 +151,26 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
         ),
     ),
     "reload": (
-        ("whalefall-sched reload --dry-run", "Show what would be deleted and registered."),
-        ("whalefall-sched reload --yes", "Replace every job; the old rows are backed up first."),
+        (
+            "whalefall-sched reload --dry-run",
+            "Show the diff: jobs added, removed, changed (old -> new), resumed.",
+        ),
+        (
+            "whalefall-sched reload --keep-paused --yes",
+            "Replace every job, keeping paused jobs paused; the old rows are backed up.",
+        ),
         (
             "whalefall-sched reload --tasks tasks.yaml --yes",
-            "Register the tasks of another file.",
+            "Register the tasks of another file (an export, say).",
         ),
+    ),
+    "export": (
+        ("whalefall-sched export", "The store's jobs as a tasks file, on stdout."),
+        (
+            "whalefall-sched export -f tasks.yaml",
+            "Write it to a file (refused if it exists, unless --force).",
+        ),
+        ("whalefall-sched export -o json", "The same data as one JSON document."),
     ),
     "restore": (
         (

@@ -327,7 +327,15 @@ def _render_run(console: Console, result: ManualRunResult) -> None:
 
 
 def _render_replacement(console: Console, result: SchedulerJobsReloadResult) -> None:
-    """The deleted ids and the written ids (reloaded or restored), one table each."""
+    """A reload's or restore's diff (:mod:`.diff_view`); without one, the deleted ids
+    and the written ids, one table each."""
+    from whalefall_sched.services.diff import ReplacementResult
+
+    if isinstance(result, ReplacementResult):
+        from whalefall_sched.cli.diff_view import render_replacement
+
+        render_replacement(result)
+        return
     prefix = "Would be " if result.dry_run else ""
     tables = (
         (f"{prefix}Deleted", result.deleted),

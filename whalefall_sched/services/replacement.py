@@ -16,8 +16,14 @@ from whalefall_sched.errors import (
 )
 from whalefall_sched.repository import StoredJob, encode_row, unsafe_reason
 from whalefall_sched.services.actions_base import ActionsBase
-from whalefall_sched.services.dto import (
-    SchedulerJobsReloadResult,
+from whalefall_sched.services.diff import (
+    REMOVED_DISABLED,
+    REMOVED_NOT_IN_BACKUP,
+    REMOVED_NOT_IN_FILE,
+    Decoder,
+    ReplacementDiff,
+    ReplacementResult,
+    replacement_diff,
 )
 from whalefall_sched.services.wake_up import after_commit, plausible, wake_up_notes
 
@@ -56,18 +62,34 @@ class Replacement:
     restored_from: str | None = None
     #: What the operator should know about the plan (rows left out, say).
     notes: list[str] = field(default_factory=list)
+    #: Ids the tasks file has but disables (``enabled: false``): why such a job goes.
+    disabled: frozenset[str] = frozenset()
+    #: Ids paused when the plan was made that ``--keep-paused`` writes paused.
+    kept_paused: frozenset[str] | None = None
+
+    def removal_reason(self, job_id: str) -> str:
+        """Why the replacement removes ``job_id``."""
+        if self.restored_from is not None:
+            return REMOVED_NOT_IN_BACKUP
+        return REMOVED_DISABLED if job_id in self.disabled else REMOVED_NOT_IN_FILE
 
 
 class Replacements(ActionsBase):
     """The actions service's reload and restore."""
 
     def plan_reload(
-        self, *, verify_imports: bool = True, now: datetime | None = None
+        self,
+        *,
+        verify_imports: bool = True,
+        now: datetime | None = None,
+        keep_paused: bool = False,
     ) -> Replacement:
         """The rows a reload would write: the enabled default tasks, validated once.
 
         The tasks file is validated completely first (:class:`TasksFileError` lists
-        every problem); nothing is read from or written to the store.
+        every problem); nothing is written to the store. With ``keep_paused`` the jobs
+        paused now are written paused (``next_run_time`` None, as stock ``pause_job``
+        writes them); a task with ``paused: true`` always is.
         """
         from apscheduler.util import astimezone
 
@@ -81,7 +103,21 @@ class Replacements(ActionsBase):
         if check.problems:
             raise TasksFileError(f"tasks file {tasks.path} is invalid", check.problems)
         states = [tasks.job_state(t, now, check.built[t.id]) for t in tasks.tasks if t.enabled]
-        return Replacement([encode_row(state) for state in states], origin=str(tasks.path))
+        kept: frozenset[str] | None = None
+        if keep_paused:
+            # ids and NULL next run times only: nothing decoded
+            paused_now = {job_id for job_id, paused in self._repo.job_ids_and_states() if paused}
+            kept = frozenset(state["id"] for state in states if state["id"] in paused_now)
+            for state in states:
+                if state["id"] in kept:
+                    state["next_run_time"] = None
+        disabled = frozenset(t.id for t in tasks.tasks if not t.enabled)
+        return Replacement(
+            [encode_row(state) for state in states],
+            origin=str(tasks.path),
+            disabled=disabled,
+            kept_paused=kept,
+        )
 
     def plan_restore(
         self, source: Path, *, allow_empty: bool = False, skip_invalid: bool = False
@@ -116,22 +152,33 @@ class Replacements(ActionsBase):
             )
         return Replacement(rows, origin=str(source), restored_from=str(source), notes=notes)
 
-    def preview(self, plan: Replacement) -> SchedulerJobsReloadResult:
-        """What ``plan`` would delete and write (a dry run); changes nothing."""
+    def _diff(self, plan: Replacement, old: Sequence[StoredJob]) -> ReplacementDiff:
+        """Per job what replacing ``old`` by ``plan``'s rows does; old rows decoded
+        here, each once per service (the preview's and the report's shared)."""
+        decoder = getattr(self, "_diff_decoder", None)
+        if decoder is None:
+            decoder = Decoder()
+            self._diff_decoder = decoder
+        return replacement_diff(old, plan.rows, removal_reason=plan.removal_reason, decode=decoder)
+
+    def preview(self, plan: Replacement) -> ReplacementResult:
+        """What ``plan`` would do, job by job (a dry run, the prompt); changes nothing."""
         old = self._repo.replaced_rows()
-        return SchedulerJobsReloadResult(
+        return ReplacementResult(
             deleted=[job.id for job in old],
             written=[row.id for row in plan.rows],
             dry_run=True,
             notes=list(plan.notes),
             restored_from=plan.restored_from,
+            diff=self._diff(plan, old),
         )
 
-    def apply(self, plan: Replacement, *, backup_dir: Path | None) -> SchedulerJobsReloadResult:
+    def apply(self, plan: Replacement, *, backup_dir: Path | None) -> ReplacementResult:
         """Replace every job by ``plan``'s rows in one transaction: all or nothing.
 
         Ids present before and after are rewritten in place; the old rows are saved to
-        ``backup_dir`` first, so the replacement can itself be restored.
+        ``backup_dir`` first, so the replacement can itself be restored. The old rows
+        are decoded for the report's diff only after the commit.
         """
         outcome = self._repo.replace_all(plan.rows, backup_dir=backup_dir)
         # Committed: from here on nothing may turn the report into a failure.
@@ -140,12 +187,20 @@ class Replacements(ActionsBase):
             notes += after_commit(
                 lambda: self._replacement_wake_up_notes(outcome.removed, outcome.written)
             )
-        return SchedulerJobsReloadResult(
+        if plan.kept_paused is not None:
+            notes += _paused_meanwhile(plan, outcome.removed)
+        try:
+            diff = self._diff(plan, outcome.removed)
+        except Exception as exc:  # noqa: BLE001 - committed: a report, never a failure
+            diff = ReplacementDiff()
+            notes.append(f"could not work out the diff of the old rows ({exc})")
+        return ReplacementResult(
             deleted=[job.id for job in outcome.removed],
             written=[job.id for job in outcome.written],
             backup_path=str(outcome.backup_path) if outcome.backup_path else None,
             notes=notes,
             restored_from=plan.restored_from,
+            diff=diff,
         )
 
     def _replacement_wake_up_notes(
@@ -168,9 +223,10 @@ class Replacements(ActionsBase):
         backup_dir: Path | None = None,
         verify_imports: bool = True,
         now: datetime | None = None,
-    ) -> SchedulerJobsReloadResult:
+        keep_paused: bool = False,
+    ) -> ReplacementResult:
         """Replace every job by the enabled default tasks (or show what would change)."""
-        plan = self.plan_reload(verify_imports=verify_imports, now=now)
+        plan = self.plan_reload(verify_imports=verify_imports, now=now, keep_paused=keep_paused)
         return self.preview(plan) if dry_run else self.apply(plan, backup_dir=backup_dir)
 
     def restore_jobs(
@@ -181,7 +237,7 @@ class Replacements(ActionsBase):
         backup_dir: Path | None = None,
         allow_empty: bool = False,
         skip_invalid: bool = False,
-    ) -> SchedulerJobsReloadResult:
+    ) -> ReplacementResult:
         """Replace every job by the rows of a reload backup (or show what would change)."""
         plan = self.plan_restore(source, allow_empty=allow_empty, skip_invalid=skip_invalid)
         return self.preview(plan) if dry_run else self.apply(plan, backup_dir=backup_dir)
@@ -196,3 +252,16 @@ class Replacements(ActionsBase):
         from whalefall_sched.services.init_store import init_store
 
         return init_store(self, self._repo, dry_run=dry_run, verify_imports=verify_imports, now=now)
+
+
+def _paused_meanwhile(plan: Replacement, removed: Sequence[StoredJob]) -> list[str]:
+    """Notes on jobs paused between ``--keep-paused``'s plan and the write: they were
+    resumed by it."""
+    running = {row.id for row in plan.rows if row.next_run_time is not None}
+    late = sorted(job.id for job in removed if job.next_run_time is None and job.id in running)
+    if not late:
+        return []
+    return [
+        f"paused while the reload was prepared, so written running: {', '.join(late)} "
+        "(pause them again)"
+    ]

@@ -13,6 +13,13 @@ shape gives only ``id, trigger_type, trigger_params``. Keys added here:
 - ``host_generation``: ``2026-01`` or ``2026-07``, overriding what is detected
   (:mod:`.host_profile`); on 2026-07 names, descriptions and functions come from the
   host's registry and the tasks file may be the host's own, unchanged
+
+and on a task (written by ``export``):
+
+- ``paused: true``: registered paused (no next run time, as ``pause`` writes it);
+  ``enabled: false`` keeps the host's meaning, not registered at all
+- ``args`` (a list), ``kwargs`` (a mapping): the job's arguments (default: none)
+- ``job_defaults``: this task's own ``misfire_grace_time``, ``coalesce``, ``max_instances``
 """
 
 from __future__ import annotations
@@ -80,6 +87,13 @@ class TaskSpec:
     name: str | None = None
     enabled: bool = True
     description: str | None = None
+    #: Registered paused (the tool's own ``paused:`` key).
+    paused: bool = False
+    #: The job's arguments (the tool's own ``args:`` and ``kwargs:`` keys).
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    #: This task's own job defaults (the tool's own per-task ``job_defaults:``).
+    job_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -256,20 +270,22 @@ class TasksFile:
             next_time = next_fire_time(trigger, now)
         else:
             trigger, next_time = built
+        options = {**self.job_defaults, **task.job_defaults}
         return {
             "version": 1,
             "id": task.id,
             "func": task.func_ref,
             "trigger": trigger,
             "executor": "default",
-            "args": (),
-            "kwargs": {},
+            "args": tuple(task.args),
+            "kwargs": dict(task.kwargs),
             # stock names an unnamed job after its callable's qualified name
             "name": task.name or task.func_ref.split(":", 1)[1],
-            "misfire_grace_time": self.job_defaults["misfire_grace_time"],
-            "coalesce": self.job_defaults["coalesce"],
-            "max_instances": self.job_defaults["max_instances"],
-            "next_run_time": next_time,
+            "misfire_grace_time": options["misfire_grace_time"],
+            "coalesce": options["coalesce"],
+            "max_instances": options["max_instances"],
+            # a paused task is written as stock pause_job writes a job: no next run time
+            "next_run_time": None if task.paused else next_time,
         }
 
 
@@ -547,6 +563,7 @@ def _parse_task(
         enabled = False
     name = raw.get("name")
     description = raw.get("description")
+    own = _own_task_keys(task_id, raw, problems)
     return TaskSpec(
         id=task_id,
         trigger_type=trigger_type,
@@ -556,6 +573,7 @@ def _parse_task(
         name=str(name) if name is not None else None,
         enabled=enabled,
         description=str(description) if description is not None else None,
+        **own,
     )
 
 
@@ -605,3 +623,33 @@ def _parse_registry_task(
         enabled=spec.enabled,
         description=meta.description,
     )
+
+
+def _own_task_keys(task_id: str, raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """A task's keys of this tool's own (``paused``, ``args``, ``kwargs``,
+    ``job_defaults``), validated; each problem is added to ``problems``."""
+    own: dict[str, Any] = {}
+    paused = raw.get("paused", False)
+    if isinstance(paused, bool):
+        own["paused"] = paused
+    else:
+        problems.append(f"task {task_id}: `paused` must be true or false")
+    args = raw.get("args", [])
+    if isinstance(args, list):
+        own["args"] = tuple(args)
+    else:
+        problems.append(f"task {task_id}: `args` must be a list")
+    kwargs = raw.get("kwargs", {})
+    if isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs):
+        own["kwargs"] = dict(kwargs)
+    else:
+        problems.append(f"task {task_id}: `kwargs` must be a mapping with text keys")
+    options = raw.get("job_defaults", {})
+    if isinstance(options, dict):
+        found = _job_defaults_problems(options)
+        problems.extend(f"task {task_id}: {p}" for p in found)
+        if not found:
+            own["job_defaults"] = dict(options)
+    else:
+        problems.append(f"task {task_id}: `job_defaults` must be a mapping")
+    return own

@@ -1,0 +1,117 @@
+"""``export``: the store's jobs as a tasks file (YAML or JSON), to stdout or a file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from whalefall_sched.cli.app import _guard, app
+from whalefall_sched.cli.render_types import OutputFormat
+
+
+class ExportFormat(StrEnum):
+    """``export -o``: a tasks file in YAML (default) or the same data in JSON."""
+
+    yaml = "yaml"
+    json = "json"
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    *,
+    output: Annotated[
+        ExportFormat,
+        typer.Option("--output", "-o", help="yaml: a tasks file; json: the same data."),
+    ] = ExportFormat.yaml,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="Write to FILE (atomically) instead of stdout; an existing FILE is "
+            "refused unless --force.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --file.")] = False,
+) -> None:
+    """Write the store's jobs as a tasks file that reload rebuilds them from.
+
+    The host's YAML shape (default_tasks: id, name, function, trigger_type,
+    trigger_params, enabled, description); a paused job gets `paused: true`,
+    which reload honours. A job that cannot be written so (an unreadable row,
+    say) is left out with a warning naming it, and the command exits 4.
+    """
+    from whalefall_sched.errors import StoreConflictError
+
+    mode = OutputFormat.json if output is ExportFormat.json else OutputFormat.table
+    with _guard(ctx, mode) as settings:
+        from whalefall_sched.services.export import export_jobs
+
+        result = export_jobs(settings.repository(), settings._tasks_for_reading())
+        if output is ExportFormat.json:
+            from whalefall_sched.cli.render import json_document, json_text
+
+            text = json_text(json_document(result)) + "\n"
+        else:
+            text = result.yaml_text()
+        if file is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            _write_file(file, text, force=force)
+        if file is not None:
+            from whalefall_sched.cli.render import note
+
+            note(f"exported {result.exported} job(s) to {file}")
+        if result.skipped:
+            from whalefall_sched.cli.render import note
+
+            ids = ", ".join(job_id for job_id, _ in result.skipped)
+            note(f"warning: {len(result.skipped)} job(s) not exported: {ids}")
+            for job_id, why in result.skipped:
+                note(f"  - {job_id}: {why}")
+            raise typer.Exit(StoreConflictError.exit_code)
+
+
+def _write_file(path: Path, text: str, *, force: bool) -> None:
+    """``text`` into ``path`` through a temporary file beside it and a rename, so a
+    reader never sees half a file; an existing ``path`` is refused unless ``force``."""
+    from whalefall_sched.errors import InvalidInputError
+
+    if path.exists() and not force:
+        raise InvalidInputError(f"{path} exists; nothing written (--force overwrites it)")
+    directory = path.parent if str(path.parent) else Path()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if force:
+            Path(tmp).replace(path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if the file appeared meanwhile: never clobbered
+            except FileExistsError as exc:
+                raise InvalidInputError(
+                    f"{path} exists; nothing written (--force overwrites it)"
+                ) from exc
+            except OSError:
+                Path(tmp).replace(path)  # a file system without hard links
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
