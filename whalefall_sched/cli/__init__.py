@@ -3,6 +3,7 @@
 # Importing the command modules registers their commands on ``app``.
 from whalefall_sched.cli import (  # noqa: F401
     commands_init,
+    commands_log,
     commands_read,
     commands_timeline,
     commands_write,

@@ -31,6 +31,9 @@ class Settings:
     timeout: float = 5.0
     wait: float = 10.0
     debug: bool = False
+    #: ``--reason`` and ``--actor``: recorded with every write's event (services/audit.py).
+    reason: str | None = None
+    actor: str | None = None
     _repo: JobStoreRepository | None = None
     _tasks: TasksFile | None = None
 
@@ -83,12 +86,15 @@ class Settings:
         """The seed's actions service over this store; it reads the tasks file only for
         ``run`` and ``reload``."""
         from whalefall_sched.services import SchedulerActionsService
+        from whalefall_sched.services.audit import Audit
 
+        audit = Audit(self.actor, self.reason) if self.actor else Audit(reason=self.reason)
         return SchedulerActionsService(
             self.repository(),
             self.tasks,
             app_factory=app_factory,
             app_paths=self.app_paths,
+            audit=audit,
         )
 
     def close(self) -> None:

@@ -96,7 +96,7 @@ class SchedulerJobListItem(_Dict):
     ``description`` are None when the tasks file could not be read.
     """
 
-    TIME_FIELDS = ("next_run_time", "last_run_time")
+    TIME_FIELDS = ("next_run_time", "last_run_time", "paused_at")
 
     id: str
     name: str | None
@@ -115,6 +115,10 @@ class SchedulerJobListItem(_Dict):
     unreadable_reason: str | None = None
     #: The trigger's time zone (``Asia/Shanghai``), for tables only: not in the JSON.
     timezone: str | None = None
+    #: A paused job's latest pause in the audit trail: who, why, when (None when unknown).
+    paused_by: str | None = None
+    paused_reason: str | None = None
+    paused_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of this item (``timezone`` is left out)."""
@@ -128,7 +132,7 @@ class SchedulerJobDetail(_Dict):
     """One job as the host API's detail shows it, plus every field of the list's item
     (``tests/test_json_contract.py`` keeps them in step)."""
 
-    TIME_FIELDS = ("next_run_time", "last_run_time")
+    TIME_FIELDS = ("next_run_time", "last_run_time", "paused_at")
 
     id: str
     name: str | None
@@ -150,6 +154,10 @@ class SchedulerJobDetail(_Dict):
     #: Always None: a job state does not record its last run (as in the list).
     last_run_time: str | None = None
     func_ref: str | None = None
+    #: A paused job's latest pause in the audit trail: who, why, when (None when unknown).
+    paused_by: str | None = None
+    paused_reason: str | None = None
+    paused_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ process of its own (docs/architecture.md, "A manual run")."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import os
@@ -165,7 +166,27 @@ class ManualRuns(ActionsBase):
                 on_start(run.thread_name, int(message.get("pid") or 0))
 
         end = run_in_child(body, timeout=timeout, on_message=started)
-        return self._child_result(run, end, timeout)
+        return self._audited_run(self._child_result(run, end, timeout))
+
+    def _audited_run(self, result: ManualRunResult) -> ManualRunResult:
+        """``result`` once its event is recorded, in a transaction of its own: a run
+        changes no job, so there is nothing to be transactional with. A store that
+        cannot take the event leaves the run's result as it is, with a note."""
+        from whalefall_sched.errors import WhaleFallSchedError
+
+        change: dict[str, Any] = {"exit_code": int(result.exit_code)}
+        change["timed_out"] = result.timed_out
+        change["duration_seconds"] = result.duration_seconds
+        outcome = "done" if result.succeeded else "failed"
+        try:
+            self._repo.record(self._audit.entry("run"), [result.id], outcome, change)
+        except WhaleFallSchedError as exc:
+            return dataclasses.replace(
+                result, notes=[*result.notes, f"the run was not recorded in the audit trail: {exc}"]
+            )
+        finally:
+            self._repo.close()
+        return result
 
     @staticmethod
     def _child_result(run: _ManualRun, end: ChildEnd, timeout: float | None) -> ManualRunResult:
