@@ -88,6 +88,8 @@ def test_the_global_options_are_the_root_options_that_do_not_act_at_once() -> No
         "--app-path",
         "--timeout",
         "--wait",
+        "--reason",
+        "--actor",
         "--debug",
     } == GLOBAL_NAMES
 

@@ -420,10 +420,9 @@ class JobStoreRepository:
         ``change`` gets the decoded row and returns the new state, or None for a no-op;
         it may raise to refuse. A row changed by someone else between read and write is
         re-read and ``change`` applied again, up to ``attempts`` times. ``event`` is
-        recorded in the audit table in the write's own transaction (a no-op's in one of
-        its own).
+        recorded in the audit table in the write's own transaction; a no-op writes
+        nothing, so records nothing either.
         """
-        self._ensure_audit(event)
 
         def prepare() -> Attempt[ModifyOutcome]:
             before = self._read_for_change(job_id)
@@ -447,8 +446,6 @@ class JobStoreRepository:
             )
 
         done = self.guard.run(prepare, attempts=attempts, gave_up=gave_up)
-        if event is not None and done.result.after is None:
-            self.record(event, [job_id], audit.NO_OP, {})
         return ModifyOutcome(done.result.before, done.result.after, done.notes)
 
     def _read_for_change(self, job_id: str) -> StoredJob:
@@ -471,6 +468,7 @@ class JobStoreRepository:
     ) -> bool:
         """Write ``after`` if the row still holds ``before``'s bytes; False if it moved."""
         conn = self.connection
+        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
         try:
             with conn.errors(), conn.engine("rw").begin() as c:
                 writes.cas_update(c, self.table, before, after)
@@ -516,7 +514,6 @@ class JobStoreRepository:
         """
         conn = self.connection
         self.require_store()  # a misspelt URL must not become a new, empty store
-        self._ensure_audit(event)
         engine = conn.engine("rw")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         new = list(rows)
@@ -551,6 +548,7 @@ class JobStoreRepository:
     ) -> ReplaceOutcome | None:
         """One all-or-nothing attempt; None if the store moved (rolled back)."""
         conn = self.connection
+        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
         try:
             with conn.errors(), engine.begin() as c:
                 old = select_rows(c, self.table, decode=False)
@@ -569,7 +567,9 @@ class JobStoreRepository:
                     ids, change = _replacement_change(old, new)
                     if backup is not None:
                         change["backup"] = str(backup)
-                    self._append(c, event, ids, audit.DONE, change)
+                    # every row rewritten as it was (or none at all): nothing changed
+                    outcome = audit.DONE if ids else audit.NO_OP
+                    self._append(c, event, ids, outcome, change)
         except (writes.LostRaceError, TransientError):
             return None
         return ReplaceOutcome(old, new, backup)
@@ -710,7 +710,7 @@ class JobStoreRepository:
         self, event: AuditEntry, job_ids: Sequence[str], outcome: str, change: dict[str, Any]
     ) -> None:
         """Record ``event`` in a short transaction of its own: for what changes no job
-        (a manual run, a no-op). Creates the audit table if needed."""
+        (a manual run). Creates the audit table if needed."""
         self.require_store()
         self._ensure_audit(event)
         conn = self.connection
