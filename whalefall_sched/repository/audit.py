@@ -224,7 +224,8 @@ def select_events(
     limit: int | None = None,
     commands: Sequence[str] = (),
 ) -> list[AuditRow]:
-    """Events of ``job_table``, newest first (SQLAlchemy; the table must exist)."""
+    """Events of ``job_table``, newest first (by time, then by order of writing;
+    SQLAlchemy; the table must exist)."""
     from sqlalchemy import select
 
     t = audit_table(schema)
@@ -235,7 +236,7 @@ def select_events(
         query = query.where(t.c.job_ids.like(_like(job_id), escape="\\"))
     if commands:
         query = query.where(t.c.command.in_(list(commands)))
-    result = conn.execute(query.order_by(t.c.seq.desc()))
+    result = conn.execute(query.order_by(t.c.at.desc(), t.c.seq.desc()))
     return _matching(iter(result), job_id, limit)
 
 
@@ -269,7 +270,8 @@ def select_events3(
     if commands:
         sql += f" AND command IN ({','.join('?' * len(commands))})"
         params.extend(commands)
-    return _matching(iter(conn.execute(sql + " ORDER BY seq DESC", params)), job_id, limit)
+    rows = conn.execute(sql + " ORDER BY at DESC, seq DESC", params)
+    return _matching(iter(rows), job_id, limit)
 
 
 def latest_pauses(events: Sequence[AuditRow]) -> dict[str, AuditRow]:
