@@ -338,3 +338,19 @@ def test_a_stock_scheduler_works_on_a_store_with_the_audit_table(
     finally:
         scheduler.shutdown(wait=False)
     assert set(stock.raw()) == {"j"}
+
+
+def test_an_event_s_sizes_are_bounded(sqlite_stock: StockStore) -> None:
+    sqlite_stock.add({"func": "tests.jobs:noop", "trigger": "interval", "hours": 1, "id": "j"})
+    repo = JobStoreRepository(sqlite_stock.url)
+    try:
+        ids = [f"job_{i:04d}_{'x' * 60}" for i in range(500)]
+        entry = AuditEntry("reload", "a" * 1000, "r" * 1000, {"removed": ids})
+        repo.record(entry, ids, "done", {})
+        [event] = repo.audit_events() or []
+    finally:
+        repo.close()
+    assert len(event.job_ids) == 100
+    assert len(event.actor) == 191 and len(event.reason or "") == 500
+    assert event.detail["truncated"] is True and len(event.detail["removed"]) == 10
+    assert event.detail["job_count"] == 500

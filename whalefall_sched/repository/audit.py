@@ -128,7 +128,7 @@ def _detail_json(detail: Mapping[str, Any]) -> str:
     text = json.dumps(detail, default=str)
     if len(text) <= MAX_DETAIL:
         return text
-    cut = {k: (v[:10] if isinstance(v, list) else v) for k, v in detail.items() if k != "changes"}
+    cut = {k: (v[:10] if isinstance(v, list) else v) for k, v in detail.items()}
     cut["truncated"] = True
     text = json.dumps(cut, default=str)
     return text if len(text) <= MAX_DETAIL else json.dumps({"truncated": True})
