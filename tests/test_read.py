@@ -280,6 +280,10 @@ def test_cron_job_with_week_and_year(
         "func_ref": None,
         "executor": None,
         "unreadable_reason": None,
+        "paused_by": None,
+        "paused_reason": None,
+        "paused_at": None,
+        "paused_at_utc": None,
     }
     assert item.kwargs["amount"] == Decimal("1.50")
 

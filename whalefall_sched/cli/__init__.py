@@ -5,6 +5,7 @@ from whalefall_sched.cli import (  # noqa: F401
     commands_change,
     commands_export,
     commands_init,
+    commands_log,
     commands_read,
     commands_runs,
     commands_timeline,

@@ -122,6 +122,27 @@ def _name_problem(value: str) -> str | None:
     return None
 
 
+def _audit_text(limit: int) -> Callable[[str | None], str | None]:
+    """A ``--reason`` or ``--actor`` check: at most ``limit`` characters, printable."""
+
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        from whalefall_sched.services.audit import text_problem
+
+        problem = text_problem(value, limit=limit)
+        if problem:
+            raise typer.BadParameter(problem)
+        return value
+
+    return check
+
+
+#: --reason and --actor's limits (repository/audit.py's, without importing it here).
+MAX_REASON_CHARS = 500
+MAX_ACTOR_CHARS = 191
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"{PROG} {__version__}")
@@ -276,6 +297,29 @@ def main_options(
             "before pause/resume/reload rewrite it.",
         ),
     ] = 10.0,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            metavar="TEXT",
+            callback=_audit_text(MAX_REASON_CHARS),
+            help=f"Why: recorded with the event of every write (pause, resume, run, reload, "
+            f"restore, init) in the audit trail `log` shows; at most {MAX_REASON_CHARS} "
+            "printable characters.",
+            show_default=False,
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            metavar="NAME",
+            envvar="WHALEFALL_SCHED_ACTOR",
+            callback=_audit_text(MAX_ACTOR_CHARS),
+            help="Who: recorded with the event of every write [default: <OS user>@<host>].",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     version: Annotated[
         bool,
@@ -300,6 +344,8 @@ def main_options(
         wait=wait,
         debug=debug,
         history_url=history_url or None,
+        reason=reason,
+        actor=actor,
     )
     _configure_logging(debug, url)
 

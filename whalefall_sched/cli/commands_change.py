@@ -30,14 +30,7 @@ from whalefall_sched.cli.terminal import err_line
 from whalefall_sched.cli.times import zone_option
 
 if TYPE_CHECKING:
-    from whalefall_sched.cli.settings import Settings
-    from whalefall_sched.services.job_changes import JobChangesService
-
-
-def _service(settings: Settings) -> JobChangesService:
-    from whalefall_sched.services.job_changes import JobChangesService
-
-    return JobChangesService(settings.repository(), settings.tasks, app_paths=settings.app_paths)
+    pass
 
 
 @app.command("reschedule")
@@ -119,7 +112,7 @@ def reschedule_command(
     spec = TriggerSpec(kind, text)  # type: ignore[arg-type]
     with _guard(ctx, output) as settings:
         zone = parse_zone(tz, job=False).tz if tz is not None else None
-        result = _service(settings).reschedule_job(
+        result = settings.job_changes_service().reschedule_job(
             job_id, spec, zone=zone, keep_paused=keep_paused, dry_run=dry_run, force=force
         )
         _render(result, output)
@@ -151,7 +144,7 @@ def delete_command(
     from whalefall_sched.services.selection import select_jobs
 
     with _guard(ctx, output) as settings:
-        service = _service(settings)
+        service = settings.job_changes_service()
         request = selection_request(ctx, job_ids, match, state, all_)
         selection = select_jobs(settings.repository(), **request)
         by_given = {o.given: o for o in service.resolve_ids(selection.job_ids)}

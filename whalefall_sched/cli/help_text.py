@@ -76,6 +76,14 @@ EXAMPLES: dict[str, Sequence[tuple[str, str]]] = {
             "One run of the host's task_runs, with its items.",
         ),
     ),
+    "log": (
+        ("whalefall-sched log", "The last 50 writes: who, when, what, why."),
+        ("whalefall-sched log sync_accounts --since 7d", "One job's changes this week."),
+        (
+            "whalefall-sched pause sync_accounts --reason 'DB maintenance'",
+            "Record why with any write; `get` then shows it.",
+        ),
+    ),
     "timeline": (
         ("whalefall-sched timeline", "The next 24 hours, one lane per job."),
         ("whalefall-sched timeline --days 7 --tz UTC", "A week ahead, on a UTC axis."),

@@ -55,7 +55,9 @@ CRON_COLUMNS = tuple(
 )
 #: The cron columns' headings, WEEK included.
 _CRON_HEADING_SET = frozenset({*(h for h, _ in CRON_COLUMNS), "WEEK"})
-#: The columns ``-o wide`` adds after BUILTIN (REASON only when a job is unreadable).
+#: The columns ``-o wide`` adds after BUILTIN; then PAUSED BY (who paused a paused job,
+#: since when) when the audit trail knows any, and REASON (why a job is unreadable, or
+#: why it was paused) when there is one.
 _WIDE_COLUMNS = ("ZONE", "EXECUTOR", "FUNC", "DESCRIPTION", "REASON")
 #: Spaces between two columns.
 GAP = 2
@@ -260,7 +262,11 @@ def _columns(items: list[SchedulerJobListItem], *, wide: bool) -> list[str]:
         columns.insert(columns.index("STATE"), "LAST")
     if wide:
         unreadable = any(i.state == STATE_UNREADABLE for i in items)
-        columns += _WIDE_COLUMNS if unreadable else _WIDE_COLUMNS[:-1]
+        columns += _WIDE_COLUMNS[:-1]
+        if any(i.paused_by for i in items):
+            columns.append("PAUSED BY")
+        if unreadable or any(i.paused_reason for i in items):
+            columns.append("REASON")
     return columns
 
 
@@ -308,6 +314,16 @@ def last_cell(item: SchedulerJobListItem, clock: _Clock) -> str:
     return f"{clock.next_cell(when)} {_list_field(outcome)}"
 
 
+def _paused_by(item: SchedulerJobListItem, clock: _Clock) -> str | None:
+    """Who paused a paused job and since when (``alice@ops1 05-02 10:31``), or None."""
+    if not item.paused_by or item.paused_at is None:
+        return None
+    when = datetime.fromisoformat(item.paused_at)
+    if clock.zone.tz is not None:
+        when = when.astimezone(clock.zone.tz)
+    return f"{item.paused_by} {clock.next_cell(when)}"
+
+
 def _rows(items: list[SchedulerJobListItem], columns: list[str], clock: _Clock) -> Iterator[_Row]:
     keys = [key for _, key in CRON_COLUMNS] + (["week"] if "WEEK" in columns else [])
     last = "LAST" in columns
@@ -333,8 +349,10 @@ def _rows(items: list[SchedulerJobListItem], columns: list[str], clock: _Clock) 
         ]
         if wide:
             values = [item.timezone, item.executor, item.func_ref or item.func, item.description]
+            if "PAUSED BY" in columns:
+                values.append(_paused_by(item, clock))
             if reason:
-                values.append(item.unreadable_reason)
+                values.append(item.unreadable_reason or item.paused_reason)
             cells += [_list_field(v) for v in values]
         yield _Row(cells, span, label)
 

@@ -294,6 +294,10 @@ def _render_detail(console: Console, job: SchedulerJobDetail) -> None:
     ]
     if job.unreadable_reason:
         rows.append(("unreadable_reason", job.unreadable_reason))
+    if job.paused_by:  # the audit trail's latest pause (services/audit.py)
+        since = local_time(job.paused_at).replace("\n", ", ")
+        rows.append(("paused", f"by {job.paused_by} since {since}"))
+        rows.append(("paused_reason", job.paused_reason))
     for key, value in rows:
         table.add_row(_escape(key), _escape("-" if value is None else value))
     console.print(table)

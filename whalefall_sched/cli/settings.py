@@ -12,7 +12,9 @@ if TYPE_CHECKING:
         SchedulerActionsService,
         SchedulerJobsReadService,
     )
+    from whalefall_sched.services.audit import Audit
     from whalefall_sched.services.history_service import HistoryService, LastRun
+    from whalefall_sched.services.job_changes import JobChangesService
     from whalefall_sched.services.tasks_file import TasksFile
 
 DEFAULT_URL = "sqlite:///userdata/scheduler.db"
@@ -34,6 +36,9 @@ class Settings:
     debug: bool = False
     #: The application's database holding the host's ``task_runs`` (``--history-url``).
     history_url: str | None = None
+    #: ``--reason`` and ``--actor``: recorded with every write's event (services/audit.py).
+    reason: str | None = None
+    actor: str | None = None
     _repo: JobStoreRepository | None = None
     _history: HistoryService | None = None
     _tasks: TasksFile | None = None
@@ -130,10 +135,25 @@ class Settings:
             self.tasks,
             app_factory=app_factory,
             app_paths=self.app_paths,
+            audit=self.audit(),
         )
         # where the host records its runs in task_runs, `run` does not record them again
         service.record_runs = self.history_url is None
         return service
+
+    def job_changes_service(self) -> JobChangesService:
+        """``reschedule`` and ``delete`` over this store."""
+        from whalefall_sched.services.job_changes import JobChangesService
+
+        return JobChangesService(
+            self.repository(), self.tasks, app_paths=self.app_paths, audit=self.audit()
+        )
+
+    def audit(self) -> Audit:
+        """Who and why this invocation's writes are recorded as (``--actor``, ``--reason``)."""
+        from whalefall_sched.services.audit import Audit
+
+        return Audit(self.actor, self.reason) if self.actor else Audit(reason=self.reason)
 
     def close(self) -> None:
         """Release the store's (and the history's) connections."""

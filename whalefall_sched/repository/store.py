@@ -24,7 +24,8 @@ from whalefall_sched.errors import (
     WhaleFallSchedError,
 )
 from whalefall_sched.masking import mask_url
-from whalefall_sched.repository import backups, sqlite_reads, writes
+from whalefall_sched.repository import audit, backups, sqlite_reads, writes
+from whalefall_sched.repository.audit import AuditEntry, AuditRow
 from whalefall_sched.repository.connection import StoreConnection, TransientError
 from whalefall_sched.repository.due_row_guard import Attempt, DueRowGuard
 from whalefall_sched.repository.rows import (
@@ -420,12 +421,15 @@ class JobStoreRepository:
         change: Callable[[StoredJob], dict[str, Any] | None],
         *,
         attempts: int = CAS_ATTEMPTS,
+        event: AuditEntry | None = None,
     ) -> ModifyOutcome:
         """Apply ``change`` to a job's state with compare-and-swap, guarded against a scheduler.
 
         ``change`` gets the decoded row and returns the new state, or None for a no-op;
         it may raise to refuse. A row changed by someone else between read and write is
-        re-read and ``change`` applied again, up to ``attempts`` times.
+        re-read and ``change`` applied again, up to ``attempts`` times. ``event`` is
+        recorded in the audit table in the write's own transaction; a no-op writes
+        nothing, so records nothing either.
         """
 
         def prepare() -> Attempt[ModifyOutcome]:
@@ -437,7 +441,9 @@ class JobStoreRepository:
             after = encode_row(new_state, job_id)
             return Attempt(
                 [before],
-                lambda: ModifyOutcome(before, after) if self._cas_write(before, after) else None,
+                lambda: (
+                    ModifyOutcome(before, after) if self._cas_write(before, after, event) else None
+                ),
                 lambda outcome: {job_id: outcome.after},
             )
 
@@ -465,12 +471,18 @@ class JobStoreRepository:
             )
         return job
 
-    def _cas_write(self, before: StoredJob, after: StoredJob) -> bool:
+    def _cas_write(
+        self, before: StoredJob, after: StoredJob, event: AuditEntry | None = None
+    ) -> bool:
         """Write ``after`` if the row still holds ``before``'s bytes; False if it moved."""
         conn = self.connection
+        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
         try:
             with conn.errors(), conn.engine("rw").begin() as c:
                 writes.cas_update(c, self.table, before, after)
+                if event is not None:
+                    change = {"next_run_time": [_utc(before), _utc(after)]}
+                    self._append(c, event, [after.id], audit.DONE, change)
         except (writes.LostRaceError, TransientError):
             return False
         return True
@@ -494,6 +506,7 @@ class JobStoreRepository:
         *,
         backup_dir: Path | None,
         attempts: int = CAS_ATTEMPTS,
+        event: AuditEntry | None = None,
     ) -> ReplaceOutcome:
         """Replace every job by ``rows`` in one transaction; all or nothing.
 
@@ -504,7 +517,8 @@ class JobStoreRepository:
         The rows removed or rewritten are saved to ``backup_dir`` first. Due rows are
         left to a live scheduler to move on first (see :mod:`.due_row_guard`). The rows
         removed (``ReplaceOutcome.removed``) are read, not decoded: ids, next run times
-        and bytes are all a replacement needs.
+        and bytes are all a replacement needs. ``event`` is recorded in the audit table
+        in the same transaction.
         """
         conn = self.connection
         self.require_store()  # a misspelt URL must not become a new, empty store
@@ -518,7 +532,7 @@ class JobStoreRepository:
                 current = select_rows(c, self.table, decode=False)
             return Attempt(
                 current,
-                lambda: self._replace_once(engine, new, backup_dir, stamp),
+                lambda: self._replace_once(engine, new, backup_dir, stamp, event),
                 lambda outcome: {job.id: job for job in outcome.written},
             )
 
@@ -533,10 +547,16 @@ class JobStoreRepository:
         return ReplaceOutcome(outcome.removed, outcome.written, outcome.backup_path, done.notes)
 
     def _replace_once(
-        self, engine: Engine, new: list[StoredJob], backup_dir: Path | None, stamp: str
+        self,
+        engine: Engine,
+        new: list[StoredJob],
+        backup_dir: Path | None,
+        stamp: str,
+        event: AuditEntry | None = None,
     ) -> ReplaceOutcome | None:
         """One all-or-nothing attempt; None if the store moved (rolled back)."""
         conn = self.connection
+        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
         try:
             with conn.errors(), engine.begin() as c:
                 old = select_rows(c, self.table, decode=False)
@@ -551,6 +571,13 @@ class JobStoreRepository:
                         schema=self.schema,
                     )
                 writes.replace_rows(c, self.table, old, new)
+                if event is not None:
+                    ids, change = _replacement_change(old, new)
+                    if backup is not None:
+                        change["backup"] = str(backup)
+                    # every row rewritten as it was (or none at all): nothing changed
+                    outcome = audit.DONE if ids else audit.NO_OP
+                    self._append(c, event, ids, outcome, change)
         except (writes.LostRaceError, TransientError):
             return None
         return ReplaceOutcome(old, new, backup)
@@ -576,13 +603,16 @@ class JobStoreRepository:
             schema=self.schema,
         )
 
-    def delete_job(self, job_id: str, *, attempts: int = CAS_ATTEMPTS) -> DeleteOutcome:
+    def delete_job(
+        self, job_id: str, *, attempts: int = CAS_ATTEMPTS, event: AuditEntry | None = None
+    ) -> DeleteOutcome:
         """Delete one row with compare-and-swap on its bytes, guarded against a scheduler.
 
         The row is read undecoded (an unreadable row can be deleted too). A due row is
         left to a live scheduler to move on first (:mod:`.due_row_guard`): deleting it
         under the scheduler's ``update_job`` would kill the scheduler's thread with
         ``JobLookupError``. Raises :class:`JobNotFoundError` when there is no such row.
+        ``event`` is recorded in the audit trail in the delete's own transaction.
         """
         conn = self.connection
 
@@ -596,7 +626,7 @@ class JobStoreRepository:
             before = rows[0]
             return Attempt(
                 [before],
-                lambda: before if self._cas_delete(before) else None,
+                lambda: before if self._cas_delete(before, event) else None,
                 lambda _: {before.id: None},
             )
 
@@ -609,12 +639,16 @@ class JobStoreRepository:
         done = self.guard.run(prepare, attempts=attempts, gave_up=gave_up)
         return DeleteOutcome(done.result, done.notes)
 
-    def _cas_delete(self, before: StoredJob) -> bool:
+    def _cas_delete(self, before: StoredJob, event: AuditEntry | None = None) -> bool:
         """Delete the row if it still holds ``before``'s bytes; False if it moved."""
         conn = self.connection
+        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
         try:
             with conn.errors(), conn.engine("rw").begin() as c:
                 writes.cas_delete(c, self.table, before)
+                if event is not None:
+                    change = {"next_run_time": [_utc(before), None], "deleted": True}
+                    self._append(c, event, [before.id], audit.DONE, change)
         except (writes.LostRaceError, TransientError):
             return False
         return True
@@ -648,14 +682,17 @@ class JobStoreRepository:
         missing = [d for d in reversed(path.parents) if not d.exists()]
         return StoreCreation(missing, None if path.exists() else path, qualified)
 
-    def create_store(self, rows: Sequence[StoredJob]) -> StoreCreation:
+    def create_store(
+        self, rows: Sequence[StoredJob], *, event: AuditEntry | None = None
+    ) -> StoreCreation:
         """Create the job table, as stock ``SQLAlchemyJobStore`` does on start (and a
         SQLite store's directory and file), and write ``rows`` into it.
 
         Refuses (conflict, nothing changed) when the job table exists, even empty. The
         only code that creates a job table. On PostgreSQL the table and its rows are one
         transaction; where the database commits the ``CREATE TABLE`` on its own (SQLite,
-        MariaDB), a failed write drops the table it just created.
+        MariaDB), a failed write drops the table it just created. With ``event``, the
+        audit table is created too and the event written with the rows.
         """
         plan = self.creation()
         conn = self.connection
@@ -669,6 +706,10 @@ class JobStoreRepository:
                 self.table.create(c)
                 created = True
                 writes.replace_rows(c, self.table, [], new)
+                if event is not None:
+                    audit.create_in(c, self.schema)
+                    ids = [row.id for row in new]
+                    self._append(c, event, ids, audit.DONE, {"registered": len(ids)})
         except Exception as exc:
             if created:
                 self._drop_created_table(engine)
@@ -704,3 +745,127 @@ class JobStoreRepository:
                 if c.execute(select(func.count()).select_from(self.table)).scalar_one():
                     return  # someone else's rows: theirs to keep
             self.table.drop(engine, checkfirst=True)
+
+    # -- the audit trail (repository/audit.py) -------------------------------------
+
+    @property
+    def audited_table(self) -> str:
+        """The job table as the audit table names it (``schema.table`` with a schema)."""
+        return f"{self.schema}.{self.table_name}" if self.schema else self.table_name
+
+    def _ensure_audit(self, event: AuditEntry | None) -> None:
+        """Create the audit table before a write that records ``event`` (never in its
+        transaction: MariaDB would commit it)."""
+        if event is None:
+            return
+        conn = self.connection
+        with conn.errors():
+            engine = conn.engine("rw")
+            with engine.connect() as c:
+                # no job table: the write itself says the store is not initialised
+                if audit.has_table(c, self.schema) or not conn.has_table(c):
+                    return
+            audit.create_table(engine, self.schema)
+
+    def _append(
+        self,
+        c: Connection,
+        event: AuditEntry,
+        job_ids: Sequence[str],
+        outcome: str,
+        change: dict[str, Any],
+    ) -> None:
+        audit.append(
+            c,
+            self.schema,
+            event,
+            job_table=self.audited_table,
+            job_ids=job_ids,
+            outcome=outcome,
+            change=change,
+        )
+
+    def record(
+        self, event: AuditEntry, job_ids: Sequence[str], outcome: str, change: dict[str, Any]
+    ) -> None:
+        """Record ``event`` in a short transaction of its own: for what changes no job
+        (a manual run). Creates the audit table if needed."""
+        self.require_store()
+        self._ensure_audit(event)
+        conn = self.connection
+        with conn.errors(), conn.engine("rw").begin() as c:
+            self._append(c, event, job_ids, outcome, change)
+
+    def audit_events(
+        self,
+        *,
+        job_id: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        commands: Sequence[str] = (),
+    ) -> list[AuditRow] | None:
+        """Events of this job table, newest first; None when there is no audit table.
+        Read-only: never creates it."""
+        job_table = self.audited_table
+        kwargs: dict[str, Any] = {
+            "job_id": job_id,
+            "since": since,
+            "limit": limit,
+            "commands": commands,
+        }
+        plain = self._existing_file()
+        if plain is not None:
+
+            def query3(c: sqlite3.Connection) -> list[AuditRow] | None:
+                if not audit.has_table3(c):
+                    return None
+                return audit.select_events3(c, job_table, **kwargs)
+
+            return self._read_sqlite3(plain, query3)
+
+        def query(c: Connection) -> list[AuditRow] | None:
+            if not audit.has_table(c, self.schema):
+                return None
+            return audit.select_events(c, self.schema, job_table, **kwargs)
+
+        return self._read(query)
+
+    def latest_pauses(self) -> dict[str, AuditRow]:
+        """Each paused job's latest pause event (empty without an audit table)."""
+        events = self.audit_events(commands=audit.PAUSE_COMMANDS)
+        return audit.latest_pauses(events or [])
+
+
+def _utc(job: StoredJob) -> str | None:
+    """A row's ``next_run_time`` column as UTC ISO 8601, None when paused."""
+    when = job.next_run_time
+    if when is None:
+        return None
+    try:
+        return datetime.fromtimestamp(when, UTC).isoformat()
+    except (OverflowError, ValueError, OSError, TypeError):
+        return str(when)
+
+
+def _replacement_change(
+    old: Sequence[StoredJob], new: Sequence[StoredJob]
+) -> tuple[list[str], dict[str, Any]]:
+    """The ids a replacement touched, and its counts and ids added/removed/changed."""
+    before = {job.id: job.raw_job_state for job in old}
+    after = {job.id: job.job_state for job in new}
+    added = sorted(i for i in after if i not in before)
+    removed = sorted(i for i in before if i not in after)
+    changed = sorted(i for i in after if i in before and before[i] != after[i])
+    unchanged = len(after) - len(added) - len(changed)
+    change: dict[str, Any] = {
+        "counts": {
+            "added": len(added),
+            "removed": len(removed),
+            "changed": len(changed),
+            "unchanged": unchanged,
+        },
+        "added": added[: audit.MAX_IDS],
+        "removed": removed[: audit.MAX_IDS],
+        "changed": changed[: audit.MAX_IDS],
+    }
+    return [*added, *removed, *changed], change

@@ -10,6 +10,7 @@ from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services.tasks_file import TasksFile
 
 if TYPE_CHECKING:
+    from whalefall_sched.services.audit import Audit
     from whalefall_sched.services.manual_run import _ManualRun
 
 
@@ -28,12 +29,23 @@ class ActionsBase:
         *,
         app_factory: str | None = None,
         app_paths: Sequence[str] = (),
+        audit: Audit | None = None,
     ) -> None:
         self._repo = repository
         self._tasks_source = tasks
         self._app_factory = app_factory
         self._app_paths = list(app_paths)
         self._runs: dict[str, _ManualRun] = {}
+        self._audit_source = audit
+
+    @property
+    def _audit(self) -> Audit:
+        """Who and why the writes are recorded as (services/audit.py)."""
+        if self._audit_source is None:
+            from whalefall_sched.services.audit import Audit
+
+            self._audit_source = Audit()
+        return self._audit_source
 
     @property
     def _tasks(self) -> TasksFile:

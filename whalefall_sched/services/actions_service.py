@@ -84,7 +84,7 @@ class SchedulerActionsService(ManualRuns, Replacements):
                 return None
             return {**job.decoded, "next_run_time": None}
 
-        outcome = self._repo.modify_job(job_id, change)
+        outcome = self._repo.modify_job(job_id, change, event=self._audit.entry("pause"))
         if outcome.after is None:
             return JobActionResult(job_id, "pause", False, STATE_PAUSED, None, "already paused")
         # A scheduler reads due jobs from the store when it wakes: a paused row is skipped.
@@ -105,7 +105,7 @@ class SchedulerActionsService(ManualRuns, Replacements):
                 return None
             return {**job.decoded, "next_run_time": self._next_fire_time(job, now)}
 
-        outcome = self._repo.modify_job(job_id, change)
+        outcome = self._repo.modify_job(job_id, change, event=self._audit.entry("resume"))
         if outcome.after is None:
             current = outcome.before.decoded or {}
             return JobActionResult(

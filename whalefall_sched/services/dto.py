@@ -108,7 +108,7 @@ class SchedulerJobListItem(_Dict):
     ``description`` are None when the tasks file could not be read.
     """
 
-    TIME_FIELDS = ("next_run_time", "last_run_time")
+    TIME_FIELDS = ("next_run_time", "last_run_time", "paused_at")
 
     id: str
     name: str | None
@@ -129,6 +129,10 @@ class SchedulerJobListItem(_Dict):
     timezone: str | None = None
     #: The status of the run ``last_run_time`` is of, for tables only: not in the JSON.
     last_run_status: str | None = None
+    #: A paused job's latest pause in the audit trail: who, why, when (None when unknown).
+    paused_by: str | None = None
+    paused_reason: str | None = None
+    paused_at: str | None = None
     #: The 2026-07 host's list fields (README, "Host generations"): None, and left out of
     #: the JSON, where the host has none (2026-01) or the tasks file is unknown.
     task_id: str | None = None
@@ -149,7 +153,7 @@ class SchedulerJobDetail(_Dict):
     """One job as the host API's detail shows it, plus every field of the list's item
     (``tests/test_json_contract.py`` keeps them in step)."""
 
-    TIME_FIELDS = ("next_run_time", "last_run_time")
+    TIME_FIELDS = ("next_run_time", "last_run_time", "paused_at")
 
     id: str
     name: str | None
@@ -171,6 +175,10 @@ class SchedulerJobDetail(_Dict):
     #: The ``started_at`` of the job's latest run, as in the list (None without history).
     last_run_time: str | None = None
     func_ref: str | None = None
+    #: A paused job's latest pause in the audit trail: who, why, when (None when unknown).
+    paused_by: str | None = None
+    paused_reason: str | None = None
+    paused_at: str | None = None
     #: As in the list's item (2026-07 host); None on 2026-01.
     task_id: str | None = None
     task_name: str | None = None

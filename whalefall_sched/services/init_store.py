@@ -64,7 +64,8 @@ def init_store(
     """
     planned = repository.creation()
     plan = replacements.plan_reload(verify_imports=verify_imports, now=now)
-    done = planned if dry_run else repository.create_store(plan.rows)
+    event = replacements._audit.entry("init")
+    done = planned if dry_run else repository.create_store(plan.rows, event=event)
     return _result(repository, done, [row.id for row in plan.rows], dry_run, plan.notes)
 
 

@@ -287,7 +287,7 @@ class JobChangesService(ActionsBase):
             new_state = plan(job)
             notes: list[str] = []
         else:
-            outcome = self._repo.modify_job(job_id, plan)
+            outcome = self._repo.modify_job(job_id, plan, event=self._audit.entry("reschedule"))
             assert outcome.after is not None and outcome.after.decoded is not None
             new_state = outcome.after.decoded
             notes = list(outcome.notes)
@@ -351,7 +351,7 @@ class JobChangesService(ActionsBase):
             if outcome.id in done:  # an id and a name of the same job
                 continue
             try:
-                removed = self._repo.delete_job(outcome.id)
+                removed = self._repo.delete_job(outcome.id, event=self._audit.entry("delete"))
             except WhaleFallSchedError as exc:
                 outcomes.append(JobDeleteOutcome(outcome.given, outcome.id, exc))
                 continue

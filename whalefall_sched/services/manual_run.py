@@ -182,14 +182,33 @@ class ManualRuns(ActionsBase):
             if record is not None:
                 record.finish(succeeded=False, duration=end.seconds, error=str(exc))
             raise
-        if record is None:
-            return result
-        record.finish(
-            succeeded=result.succeeded, duration=result.duration_seconds, error=result.error
-        )
-        if record.problem is None:
-            return result
-        return dataclasses.replace(result, notes=[*result.notes, record.problem])
+        if record is not None:
+            record.finish(
+                succeeded=result.succeeded, duration=result.duration_seconds, error=result.error
+            )
+            if record.problem is not None:
+                result = dataclasses.replace(result, notes=[*result.notes, record.problem])
+        return self._audited_run(result)
+
+    def _audited_run(self, result: ManualRunResult) -> ManualRunResult:
+        """``result`` once its event is recorded, in a transaction of its own: a run
+        changes no job, so there is nothing to be transactional with. A store that
+        cannot take the event leaves the run's result as it is, with a note."""
+        from whalefall_sched.errors import WhaleFallSchedError
+
+        change: dict[str, Any] = {"exit_code": int(result.exit_code)}
+        change["timed_out"] = result.timed_out
+        change["duration_seconds"] = result.duration_seconds
+        outcome = "done" if result.succeeded else "failed"
+        try:
+            self._repo.record(self._audit.entry("run"), [result.id], outcome, change)
+        except WhaleFallSchedError as exc:
+            return dataclasses.replace(
+                result, notes=[*result.notes, f"the run was not recorded in the audit trail: {exc}"]
+            )
+        finally:
+            self._repo.close()
+        return result
 
     def _record(self, run: _ManualRun, created_by: int | None) -> ManualRunRecord | None:
         """The run's record in the tool's own history, started; None when not recorded."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from whalefall_sched.errors import InvalidInputError, StoreSystemError, WhaleFallSchedError
 from whalefall_sched.repository import JobStoreRepository, SchedulerLock, StoredJob
+from whalefall_sched.repository.audit import AuditRow
 from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
@@ -65,6 +66,18 @@ class SchedulerJobsReadService:
         #: Each task's latest run (the run history), read once when first needed.
         self._last_runs_source = last_runs
         self._last_runs: Mapping[str, LastRun] | None = None
+        #: Each paused job's latest pause event, read once (services/audit.py).
+        self._pauses: dict[str, AuditRow] | None = None
+
+    def _pause_of(self, job_id: str) -> AuditRow | None:
+        """The job's latest pause in the audit trail, or None (also without an audit
+        table, or when it cannot be read: a list must not fail for it)."""
+        if self._pauses is None:
+            try:
+                self._pauses = self._repo.latest_pauses()
+            except StoreSystemError:
+                self._pauses = {}
+        return self._pauses.get(job_id)
 
     @property
     def _tasks(self) -> TasksFile | None:
@@ -198,6 +211,9 @@ class SchedulerJobsReadService:
             task_id=item.task_id,
             task_name=item.task_name,
             editable_fields=item.editable_fields,
+            paused_by=item.paused_by,
+            paused_reason=item.paused_reason,
+            paused_at=item.paused_at,
         )
 
     def status(self, now: datetime | None = None) -> StoreStatus:
@@ -343,6 +359,13 @@ class SchedulerJobsReadService:
         trigger = state["trigger"]
         func_ref = state["func"]
         common |= _host_fields(tasks, job.id, state.get("name"))
+        pause = self._pause_of(job.id) if state.get("next_run_time") is None else None
+        if pause is not None:
+            common |= {
+                "paused_by": pause.actor,
+                "paused_reason": pause.reason,
+                "paused_at": iso(pause.at),
+            }
         return SchedulerJobListItem(
             **common,
             name=state.get("name"),

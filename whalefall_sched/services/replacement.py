@@ -180,7 +180,9 @@ class Replacements(ActionsBase):
         ``backup_dir`` first, so the replacement can itself be restored. The old rows
         are decoded for the report's diff only after the commit.
         """
-        outcome = self._repo.replace_all(plan.rows, backup_dir=backup_dir)
+        command = "reload" if plan.restored_from is None else "restore"
+        event = self._audit.entry(command)
+        outcome = self._repo.replace_all(plan.rows, backup_dir=backup_dir, event=event)
         # Committed: from here on nothing may turn the report into a failure.
         notes = [*plan.notes, *outcome.notes]
         if outcome.removed:  # with no old jobs, no scheduler can be waiting on this store
