@@ -114,7 +114,7 @@ def test_default_store_round_trip(run, tmp_path: Path) -> None:
     again = run("reload", "--yes")
     assert again.returncode == 0, again.stderr
     [backup] = (tmp_path / "userdata" / "backups").iterdir()
-    assert f"Backup of the removed rows: {backup}" in again.stdout
+    assert f"Backup of the replaced rows: {backup}" in again.stdout
 
 
 def test_reload_without_yes_and_no_terminal_refuses_without_waiting(

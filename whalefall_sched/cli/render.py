@@ -331,29 +331,13 @@ def _render_run(console: Console, result: ManualRunResult) -> None:
 
 
 def _render_replacement(console: Console, result: SchedulerJobsReloadResult) -> None:
-    """A reload's or restore's diff (:mod:`.diff_view`); without one, the deleted ids
-    and the written ids, one table each."""
+    """A reload's or restore's diff and report (:mod:`.diff_view`): the services return
+    every replacement with its diff."""
+    from whalefall_sched.cli.diff_view import render_replacement
     from whalefall_sched.services.diff import ReplacementResult
 
-    if isinstance(result, ReplacementResult):
-        from whalefall_sched.cli.diff_view import render_replacement
-
-        render_replacement(result)
-        return
-    prefix = "Would be " if result.dry_run else ""
-    tables = (
-        (f"{prefix}Deleted", result.deleted),
-        (f"{prefix}{result.verb.capitalize()}", result.written),
-    )
-    for title, rows in tables:
-        table = _table("ID", title=f"{title.capitalize()} ({len(rows)})")
-        for job_id in rows:
-            table.add_row(_escape(job_id))
-        console.print(table)
-    if result.dry_run:
-        console.print("Dry run: nothing changed.", style="dim")
-    if result.backup_path:
-        console.print(f"Backup of the removed rows: {_escape(result.backup_path)}", soft_wrap=True)
+    assert isinstance(result, ReplacementResult), type(result).__name__
+    render_replacement(result)
 
 
 def _yes(value: bool | None, unknown: str = "unknown") -> str:
