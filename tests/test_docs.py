@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -144,3 +145,16 @@ def test_setup_first_command_creates_the_store_and_shows_the_jobs(tmp_path: Path
 def test_readme_does_not_document_a_command_that_does_not_exist() -> None:
     documented = set(re.findall(r"^### `whalefall-sched (\w+)`", README, re.M))
     assert documented <= set(ROOT.commands)
+
+
+def test_readme_examples_are_real_output() -> None:
+    """Every console example, run again in order, prints what the README shows (times,
+    numbers and ids masked): ``uv run scripts/readme-examples`` rewrites them."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "readme-examples"), "--check"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -239,7 +240,7 @@ def time_left(when: datetime, now: datetime | None = None) -> str:
     """From ``now`` to ``when`` in its two largest units (:func:`.times.duration`):
     ``5h 26min`` ahead, ``3min 2s ago`` past."""
     now = now or datetime.now(when.tzinfo)
-    seconds = int((when - now).total_seconds())
+    seconds = math.floor((when - now).total_seconds())  # a moment ago is "1s ago", not "0s"
     return duration(seconds) if seconds >= 0 else f"{duration(-seconds)} ago"
 
 
