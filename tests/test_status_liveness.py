@@ -76,3 +76,22 @@ def test_a_missing_store_file_lists_no_lock_reason(cli: Invoke, sqlite_url: str)
     assert "no process holds" not in result.stdout
     _code, doc = _status(cli, sqlite_url)
     assert not any("no process holds" in r for r in doc["reasons"])
+
+
+def test_the_run_history_is_evidence_where_there_is_one(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
+) -> None:
+    sqlite_stock.add(dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="a"))
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text("default_tasks: []\nfunctions: {noop: 'tests.jobs:noop'}\n", encoding="utf-8")
+    _, before = _status(cli, sqlite_stock.url)
+    assert "run_history" not in before["liveness"]["judged_by"]  # no history yet
+    ran = cli("--tasks", str(tasks), "run", "a", url=sqlite_stock.url)
+    assert ran.exit_code == 0, ran.output  # a manual run is recorded in the tool's history
+    code, doc = _status(cli, sqlite_stock.url)
+    assert code == 0, doc
+    liveness = doc["liveness"]
+    assert liveness["judged_by"] == ["overdue_jobs", "run_history"]
+    started = datetime.fromisoformat(liveness["latest_run_utc"].replace("Z", "+00:00"))
+    assert abs(datetime.now(UTC) - started) < timedelta(hours=1)
+    assert "the run history's latest run started" in liveness["summary"]

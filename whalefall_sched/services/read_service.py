@@ -21,6 +21,7 @@ from whalefall_sched.services.dto import (
     SchedulerJobListItem,
     StoreStatus,
     iso,
+    utc_z,
 )
 from whalefall_sched.services.history_service import LastRun
 from whalefall_sched.services.job_ids import find_job
@@ -88,10 +89,15 @@ class SchedulerJobsReadService:
 
     def _last_run(self, job_id: str) -> LastRun | None:
         """``job_id``'s latest run; the history's one query runs the first time."""
+        runs = self._runs()
+        return None if runs is None else runs.get(job_id)
+
+    def _runs(self) -> Mapping[str, LastRun] | None:
+        """Each task's latest run (read the first time), None without history."""
         if self._last_runs_source is not None:
             self._last_runs = self._last_runs_source()
             self._last_runs_source = None
-        return None if self._last_runs is None else self._last_runs.get(job_id)
+        return self._last_runs
 
     def list_jobs(
         self, state: str | None = None, *, limit: int | None = None, offset: int = 0
@@ -299,6 +305,7 @@ class SchedulerJobsReadService:
             )
         if "overdue_jobs" in liveness["judged_by"] and not states.count(STATE_RUNNING):
             liveness["summary"] += "; no running job to judge by"
+        _with_history(liveness, self._runs(), now)
         return StoreStatus(
             store=where,
             reachable=True,
@@ -483,6 +490,32 @@ def _liveness(lock: SchedulerLock | None) -> dict[str, Any]:
         "overdue_after_seconds": OVERDUE_AFTER,
         "summary": summary,
     }
+
+
+def _with_history(
+    liveness: dict[str, Any], runs: Mapping[str, LastRun] | None, now: datetime
+) -> None:
+    """Add the run history's latest run to ``liveness``, where there is a history: a run
+    the scheduler started lately is evidence it was alive then (never a reason to be
+    degraded: a store of daily jobs has no recent run)."""
+    if runs is None:
+        return
+    starts = [_aware(run.started_at) for run in runs.values() if run.started_at]
+    latest = max(starts, default=None)
+    liveness["judged_by"].append("run_history")
+    liveness["latest_run"] = iso(latest)
+    liveness["latest_run_utc"] = utc_z(iso(latest))
+    if latest is None:
+        liveness["summary"] += "; the run history holds no run"
+        return
+    ago = max(0, int((now - latest).total_seconds()))
+    liveness["summary"] += f"; the run history's latest run started {ago}s ago"
+
+
+def _aware(value: str) -> datetime:
+    """A history time; a naive one (SQLite, MariaDB) is UTC, as the host reads it."""
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 @contextmanager
