@@ -169,6 +169,9 @@ def replacement_diff(
             diff.resumed.append(row.id)
         elif now_paused and not was_paused:
             diff.paused.append(row.id)
+        if row.raw_job_state is not None and row.raw_job_state == target.raw_job_state:
+            diff.unchanged.append(row.id)  # the very same bytes: nothing to decode
+            continue
         before = decode(row)
         if before.decoded is None:
             reason = before.unreadable_reason or "cannot be decoded"
