@@ -231,3 +231,35 @@ def test_the_prompt_shows_the_diff_and_the_summary(
     accepted = cli("--tasks", str(tasks), "reload", url=old.url, input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert "Reloaded: 1 added, 1 changed, 2 removed" in accepted.stdout
+
+
+def test_a_kept_row_with_the_new_row_s_bytes_is_unchanged_without_decoding() -> None:
+    from datetime import UTC, datetime
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    from whalefall_sched.repository.rows import StoredJob, encode_row
+    from whalefall_sched.services.diff import replacement_diff
+
+    state = {
+        "version": 1,
+        "id": "a",
+        "func": "tests.jobs:noop",
+        "trigger": CronTrigger(hour=1, timezone="UTC"),
+        "executor": "default",
+        "args": (),
+        "kwargs": {},
+        "name": "a",
+        "misfire_grace_time": 300,
+        "coalesce": True,
+        "max_instances": 1,
+        "next_run_time": datetime(2030, 1, 1, 1, tzinfo=UTC),
+    }
+    new = encode_row(state)
+    old = StoredJob(new.id, new.next_run_time, new.job_state)  # as read: undecoded
+
+    def refuse(_: Any) -> Any:
+        raise AssertionError("decoded a row whose bytes did not change")
+
+    diff = replacement_diff([old], [new], removal_reason=str, decode=refuse)
+    assert diff.unchanged == ["a"] and diff.changed == []
