@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -179,6 +182,55 @@ def test_export_to_a_file_refuses_to_overwrite(
     forced = cli("export", "-f", str(target), "--force", url=sqlite_stock.url)
     assert forced.exit_code == 0
     assert "cron_many" in target.read_text()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.yaml")] == []
+
+
+def test_export_to_a_missing_directory_is_a_system_failure(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
+) -> None:
+    sqlite_stock.add(JOBS[0])
+    target = tmp_path / "no-such-dir" / "out.yaml"
+    result = cli("export", "-f", str(target), url=sqlite_stock.url)
+    assert result.exit_code == 5, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot write ")
+    assert "No such file or directory" in lines[0]
+    assert not target.parent.exists()
+
+
+def test_export_to_a_directory_that_cannot_be_written_is_a_system_failure(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_stock.add(JOBS[0])
+    target = tmp_path / "out.yaml"
+
+    def denied(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)  # root writes anywhere: deny it so
+    result = cli("export", "-f", str(target), url=sqlite_stock.url)
+    assert result.exit_code == 5, result.output
+    assert result.stderr.splitlines() == [
+        f"Error: cannot write {target}: Permission denied; nothing written"
+    ]
+    assert not target.exists()
+
+
+def test_without_hard_links_export_refuses_rather_than_replace(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_stock.add(JOBS[0])
+    target = tmp_path / "out.yaml"
+
+    def appeared_then_no_links(src: Any, dst: Any, **kwargs: Any) -> None:
+        Path(dst).write_text("theirs\n")  # another process wins the race ...
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))  # ... on a file system without links
+
+    monkeypatch.setattr(os, "link", appeared_then_no_links)
+    result = cli("export", "-f", str(target), url=sqlite_stock.url)
+    assert result.exit_code == 5, result.output
+    assert "without risk of replacing another file" in result.stderr
+    assert target.read_text() == "theirs\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.yaml")] == []
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -83,35 +80,17 @@ def export_command(
 
 
 def _write_file(path: Path, text: str, *, force: bool) -> None:
-    """``text`` into ``path`` through a temporary file beside it and a rename, so a
-    reader never sees half a file; an existing ``path`` is refused unless ``force``."""
-    from whalefall_sched.errors import InvalidInputError
+    """``text`` into ``path`` atomically (:func:`whalefall_sched.files.write_atomically`);
+    an existing ``path`` is refused (exit 2) unless ``force``, a path that cannot be
+    written is a system failure (exit 5)."""
+    from whalefall_sched.errors import InvalidInputError, StoreSystemError
+    from whalefall_sched.files import write_atomically
 
-    if path.exists() and not force:
-        raise InvalidInputError(f"{path} exists; nothing written (--force overwrites it)")
-    directory = path.parent if str(path.parent) else Path()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        write_atomically(path, text.encode("utf-8"), overwrite=force)
+    except FileExistsError as exc:
+        raise InvalidInputError(f"{path} exists; nothing written (--force overwrites it)") from exc
     except OSError as exc:
-        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if force:
-            Path(tmp).replace(path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if the file appeared meanwhile: never clobbered
-            except FileExistsError as exc:
-                raise InvalidInputError(
-                    f"{path} exists; nothing written (--force overwrites it)"
-                ) from exc
-            except OSError:
-                Path(tmp).replace(path)  # a file system without hard links
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
+        raise StoreSystemError(
+            f"cannot write {path}: {exc.strerror or exc}; nothing written"
+        ) from exc
