@@ -45,9 +45,8 @@ def export_command(
     The host's YAML shape (default_tasks: id, name, function, trigger_type,
     trigger_params, enabled, description); a paused job gets `paused: true`,
     which reload honours. A job that cannot be written so (an unreadable row,
-    say) is left out with a warning naming it, and the command exits 4.
+    say) is left out, the command ends with an error naming it, and exits 4.
     """
-    from whalefall_sched.errors import StoreConflictError
 
     mode = OutputFormat.json if output is ExportFormat.json else OutputFormat.table
     with _guard(ctx, mode) as settings:
@@ -69,14 +68,14 @@ def export_command(
             from whalefall_sched.cli.render import note
 
             note(f"exported {result.exported} job(s) to {file}")
-        if result.skipped:
-            from whalefall_sched.cli.render import note
+        error = result.error
+        if error is not None:
+            from whalefall_sched.cli.render import render_error
 
-            ids = ", ".join(job_id for job_id, _ in result.skipped)
-            note(f"warning: {len(result.skipped)} job(s) not exported: {ids}")
-            for job_id, why in result.skipped:
-                note(f"  - {job_id}: {why}")
-            raise typer.Exit(StoreConflictError.exit_code)
+            # the document (its ``error`` included) is already on stdout: the one
+            # ``Error:`` line and each job's reason go to stderr only
+            render_error(error, OutputFormat.table)
+            raise typer.Exit(error["exit_code"])
 
 
 def _write_file(path: Path, text: str, *, force: bool) -> None:
