@@ -363,6 +363,8 @@ def _render_status(console: Console, status: StoreStatus) -> None:
     table.add_row("reachable", _yes(status.reachable))
     if status.reachable:
         table.add_row("initialised", _yes(status.initialised))
+    # no SQLite file (nor directory): a store not initialised (exit 4), not one out of reach
+    no_store = not status.reachable and (status.error or {}).get("code") == "conflict"
     if status.initialised:
         jobs = status.jobs
         table.add_row(
@@ -371,14 +373,13 @@ def _render_status(console: Console, status: StoreStatus) -> None:
             f"unreadable {jobs['unreadable']})",
         )
         table.add_row("next wake-up", local_time(status.next_wakeup).replace("\n", ", "))
+    elif no_store:
+        table.add_row("jobs", "?")
     if status.lock is not None:
         table.add_row("scheduler lock", _lock_text(status.lock))
     if status.liveness is not None and status.initialised:
         table.add_row("liveness", _escape(status.liveness["summary"]))
-    verdict = "[green]healthy[/]" if status.healthy else "[red]degraded[/]"
-    if not status.reachable:
-        verdict = "[red]unreachable[/]"
-    table.add_row("health", verdict)
+    table.add_row("health", _health(status, no_store=no_store))
     for reason in status.reasons:
         table.add_row("", f"- {_escape(reason)}")
     console.print(table)
@@ -397,6 +398,21 @@ def _render_status(console: Console, status: StoreStatus) -> None:
         for row in status.unreadable:
             bad.add_row(_escape(row["id"]), _escape(row["reason"]))
         console.print(bad)
+
+
+def _health(status: StoreStatus, *, no_store: bool) -> str:
+    """The status table's verdict (Rich markup)."""
+    if no_store:
+        return f"[red]not initialised[/] (no store at {_escape(_sqlite_file(status.store))})"
+    if not status.reachable:
+        return "[red]unreachable[/]"
+    return "[green]healthy[/]" if status.healthy else "[red]degraded[/]"
+
+
+def _sqlite_file(store: str) -> str:
+    """The file of a SQLite store's ``where`` (``sqlite:///PATH (table T)``)."""
+    url = store.rsplit(" (table ", 1)[0]
+    return url.removeprefix("sqlite:///").partition("?")[0] or url
 
 
 def _render_init(console: Console, result: StoreInitResult) -> None:
