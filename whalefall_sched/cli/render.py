@@ -236,9 +236,10 @@ def note(message: str) -> None:
 # -- formatting helpers ------------------------------------------------------------
 
 
-def time_left(when: datetime, now: datetime | None = None) -> str:
-    """From ``now`` to ``when`` in its two largest units (:func:`.times.duration`):
-    ``5h 26min`` ahead, ``3min 2s ago`` past."""
+def relative_time(when: datetime, now: datetime | None = None) -> str:
+    """``when`` relative to ``now`` in its two largest units (:func:`.times.duration`):
+    ``5h 26min`` ahead, ``3min 2s ago`` past (the LEFT column's ``overdue`` is
+    :func:`.times.time_left`)."""
     now = now or datetime.now(when.tzinfo)
     seconds = math.floor((when - now).total_seconds())  # a moment ago is "1s ago", not "0s"
     return duration(seconds) if seconds >= 0 else f"{duration(-seconds)} ago"
@@ -246,13 +247,13 @@ def time_left(when: datetime, now: datetime | None = None) -> str:
 
 def local_time(iso: str | None, now: datetime | None = None) -> str:
     """An ISO time in local time (:func:`.times.short_time`), then on a second line
-    :func:`time_left`; ``-`` for None."""
+    :func:`relative_time`; ``-`` for None."""
     if iso is None:
         return "-"
     when = datetime.fromisoformat(iso)
     local = when.astimezone()
     this_year = (now or datetime.now(local.tzinfo)).year
-    return f"{short_time(local, this_year)}\n{time_left(when, now)}"
+    return f"{short_time(local, this_year)}\n{relative_time(when, now)}"
 
 
 def _state(state: str) -> str:
