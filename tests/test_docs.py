@@ -67,6 +67,22 @@ def test_every_command_option_is_documented(command: str) -> None:
             assert any(o in README for o in long_names), f"`{command} {long_names}` undocumented"
 
 
+def test_the_output_formats_are_as_the_readme_says() -> None:
+    """Each command's ``-o`` choices: ``table|json``, or named where the README lists them."""
+    sentence = " ".join(README.split("Every command takes `-h`/`--help`", 1)[1].split())
+    sentence = sentence.split(".", 1)[0]
+    for name, command in ROOT.commands.items():
+        [output] = [p for p in command.params if "--output" in getattr(p, "opts", [])]
+        assert isinstance(output.type, click.Choice)
+        choices = list(output.type.choices)
+        if choices == ["table", "json"]:
+            assert f"`{name}`" not in sentence, name
+            continue
+        described = sentence.split(f"`{name}` (", 1)[1].split(")", 1)[0]
+        assert re.findall(r"`(\w+)`", described) == choices, (name, described)
+        assert f"`{output.default}`, the default" in described, (name, described)
+
+
 GLOBAL_OPTIONS = [p for p in ROOT.params if isinstance(p, click.Option)]
 
 

@@ -19,7 +19,8 @@ import yaml
 from tests.conftest import Invoke, StockStore
 from whalefall_sched.cli.exit_codes import ExitCode
 from whalefall_sched.cli.list_view import CRON_COLUMNS
-from whalefall_sched.cli.render import local_time, time_left
+from whalefall_sched.cli.render import local_time, relative_time
+from whalefall_sched.cli.times import time_left
 from whalefall_sched.errors import (
     InternalError,
     InvalidInputError,
@@ -319,10 +320,12 @@ def test_the_table_columns_derive_from_the_one_cron_field_list() -> None:
     ]
 
 
-def test_time_left_and_local_time_say_what_their_docstrings_say() -> None:
+def test_relative_time_and_local_time_say_what_their_docstrings_say() -> None:
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-    assert time_left(now + timedelta(hours=5, minutes=26), now) == "5h 26min"
-    assert time_left(now - timedelta(minutes=3, seconds=2), now) == "3min 2s ago"
+    assert relative_time(now + timedelta(hours=5, minutes=26), now) == "5h 26min"
+    assert relative_time(now - timedelta(minutes=3, seconds=2), now) == "3min 2s ago"
+    # the LEFT column's time_left is another thing: a past time is "overdue" there
+    assert time_left(-182) == "overdue"
     this_year = local_time((now + timedelta(hours=1)).isoformat(), now).split("\n")
     assert len(this_year) == 2 and this_year[1] == "1h"
     assert len(this_year[0]) == len("MM-DD HH:MM")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,18 +185,95 @@ def test_export_to_a_file_refuses_to_overwrite(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.yaml")] == []
 
 
-def test_an_unreadable_row_is_skipped_with_a_warning_and_exit_4(
-    cli: Invoke, sqlite_stock: StockStore
+def test_export_to_a_missing_directory_is_a_system_failure(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
+) -> None:
+    sqlite_stock.add(JOBS[0])
+    target = tmp_path / "no-such-dir" / "out.yaml"
+    result = cli("export", "-f", str(target), url=sqlite_stock.url)
+    assert result.exit_code == 5, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot write ")
+    assert "No such file or directory" in lines[0]
+    assert not target.parent.exists()
+
+
+def test_export_to_a_directory_that_cannot_be_written_is_a_system_failure(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_stock.add(JOBS[0])
+    target = tmp_path / "out.yaml"
+
+    def denied(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)  # root writes anywhere: deny it so
+    result = cli("export", "-f", str(target), url=sqlite_stock.url)
+    assert result.exit_code == 5, result.output
+    assert result.stderr.splitlines() == [
+        f"Error: cannot write {target}: Permission denied; nothing written"
+    ]
+    assert not target.exists()
+
+
+def test_without_hard_links_export_refuses_rather_than_replace(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_stock.add(JOBS[0])
+    target = tmp_path / "out.yaml"
+
+    def appeared_then_no_links(src: Any, dst: Any, **kwargs: Any) -> None:
+        Path(dst).write_text("theirs\n")  # another process wins the race ...
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))  # ... on a file system without links
+
+    monkeypatch.setattr(os, "link", appeared_then_no_links)
+    result = cli("export", "-f", str(target), url=sqlite_stock.url)
+    assert result.exit_code == 5, result.output
+    assert "without risk of replacing another file" in result.stderr
+    assert target.read_text() == "theirs\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.yaml")] == []
+
+
+def test_an_unreadable_row_is_skipped_and_the_export_ends_with_an_error_and_exit_4(
+    cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
 ) -> None:
     sqlite_stock.add(JOBS[0])
     sqlite_stock.insert_raw("corrupt", b"not a pickle", 1.0)
     result = cli("export", url=sqlite_stock.url)
     assert result.exit_code == 4
-    assert "not exported: corrupt" in result.stderr
     ids = [t["id"] for t in yaml.safe_load(result.stdout)["default_tasks"]]
     assert ids == ["cron_many"]
-    document = json.loads(cli("export", "-o", "json", url=sqlite_stock.url).stdout)
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert errors == ["Error: 1 job(s) not exported: corrupt (the other 1 job(s) were exported)"]
+    assert lines[-2] == errors[0]  # the error, then why
+    assert lines[-1].startswith("  - corrupt: cannot be decoded")
+    assert not any(line.startswith("warning:") for line in lines)
+
+    as_json = cli("export", "-o", "json", url=sqlite_stock.url)
+    assert as_json.exit_code == 4
+    document = json.loads(as_json.stdout)
     assert [s["id"] for s in document["skipped"]] == ["corrupt"]
+    assert [t["id"] for t in document["default_tasks"]] == ["cron_many"]
+    error = document["error"]
+    assert error["code"] == "conflict" and error["exit_code"] == 4
+    assert error["message"] == errors[0].removeprefix("Error: ")
+    assert error["problems"][0].startswith("corrupt: cannot be decoded")
+    assert as_json.stderr.splitlines()[-2] == errors[0]
+
+    # written to a file too, then the same error
+    target = tmp_path / "out.json"
+    to_file = cli("export", "-o", "json", "-f", str(target), url=sqlite_stock.url)
+    assert to_file.exit_code == 4
+    assert json.loads(target.read_text())["error"]["code"] == "conflict"
+    assert to_file.stderr.splitlines()[-2] == errors[0]
+
+
+def test_a_whole_export_has_a_null_error(cli: Invoke, sqlite_stock: StockStore) -> None:
+    sqlite_stock.add(JOBS[0])
+    result = cli("export", "-o", "json", url=sqlite_stock.url)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert json.loads(result.stdout)["error"] is None
 
 
 def test_export_of_a_missing_store_is_the_not_initialised_conflict(

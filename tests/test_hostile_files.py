@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Invoke, StockStore
-from whalefall_sched.repository import backups
+from whalefall_sched import files
 
 JOB = {"func": "tests.jobs:noop", "trigger": "interval", "minutes": 5, "id": "a"}
 TASKS = "default_tasks:\n  - {id: b, function: 'tests.jobs:noop', trigger_type: interval, trigger_params: {minutes: 5}}\n"  # noqa: E501
@@ -134,7 +134,7 @@ def test_a_disk_that_fills_up_during_the_backup_changes_nothing_and_leaves_no_fi
         os.write(fd, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(backups, "_write_all", half_then_full)
+    monkeypatch.setattr(files, "_write_all", half_then_full)
     result = cli(
         "--tasks", str(tasks), "reload", "--yes", "--backup-dir", str(backup_dir),
         url=sqlite_stock.url,

@@ -413,11 +413,18 @@ def test_status_on_a_missing_sqlite_store_is_not_reachable(
     if where == "directory":
         assert f"the directory {directory} does not exist" in document["reasons"][0]
     assert document["error"]["exit_code"] == 4
-    assert document["jobs"]["total"] == 0
+    # nothing to count, nothing to judge a scheduler by
+    assert document["jobs"] == dict.fromkeys(("total", "running", "paused", "unreadable"))
+    assert document["liveness"] is None
     table = cli("status", url=f"sqlite:///{path}")
     assert table.exit_code == ExitCode.CONFLICT
-    assert "reachable      no" in table.stdout
-    assert "reachable      yes" not in table.stdout
+    lines = [line.rstrip() for line in table.stdout.splitlines()]
+    assert "reachable      no" in lines
+    assert "jobs           ?" in lines
+    words = " ".join(table.stdout.split())  # a long path may wrap
+    assert f"health not initialised (no store at {path})" in words
+    assert "unreachable" not in table.stdout
+    assert not any(line.startswith("liveness") for line in lines)
     assert _listing(tmp_path) == listing
 
 

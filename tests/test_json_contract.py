@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +222,18 @@ def test_utc_z_is_utc_whole_seconds_ending_in_z() -> None:
     assert utc_z("0001-01-01T00:00:00+00:00") == "0001-01-01T00:00:00Z"
     assert utc_z("0001-01-01T05:00:00+08:00") is None  # before year 1 in UTC
     assert utc_z(None) is None
+
+
+def test_utc_z_takes_a_datetime_too_with_the_same_guard() -> None:
+    eight = timezone(timedelta(hours=8))
+    assert utc_z(datetime(2026, 12, 3, 1, 0, 0, 999999, tzinfo=eight)) == "2026-12-02T17:00:00Z"
+    assert utc_z(datetime(1, 1, 1, 5, tzinfo=eight)) is None  # before year 1 in UTC
+    assert utc_z(datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-2)))) is None
+    # the timeline's JSON uses the same one
+    from whalefall_sched.services.timeline_dto import JobFireTimes
+
+    early = JobFireTimes("a", "STATE_RUNNING", [datetime(1, 1, 1, 5, tzinfo=eight)])
+    assert early.utc_times() == [None]
 
 
 def test_the_host_api_s_own_time_keeps_its_offset(cli: Invoke, store: StockStore) -> None:

@@ -89,6 +89,17 @@ def test_dry_run_changes_nothing(cli: Invoke, stock: StockStore, tmp_path: Path)
     assert stock.fingerprint() == after_reload
 
 
+def test_a_restore_dry_run_does_not_say_next_run_times_are_recomputed(
+    cli: Invoke, stock: StockStore, tmp_path: Path
+) -> None:
+    _seed(stock)
+    backup = _reload(cli, stock.url, tmp_path / "backups")
+    result = cli("restore", str(backup), "--dry-run", url=stock.url)
+    assert result.exit_code == 0, result.output
+    assert "recomputed" not in result.stdout  # the backup's own next run times go back
+    assert result.stdout.splitlines()[-1] == "Dry run: nothing changed."
+
+
 def test_not_a_backup_is_exit_2_and_changes_nothing(
     cli: Invoke, sqlite_stock: StockStore, tmp_path: Path
 ) -> None:

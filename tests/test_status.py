@@ -180,5 +180,6 @@ def test_the_read_service_reports_an_unreachable_store_as_a_status() -> None:
 def test_table_output_lists_reasons(cli: Invoke, sqlite_url: str) -> None:
     result = cli("status", url=sqlite_url)
     assert result.exit_code == 4
-    assert "unreachable" in result.stdout  # no store file
+    assert "not initialised (no store at " in result.stdout  # no store file
+    assert "unreachable" not in result.stdout
     assert "job store not initialised" in result.stdout

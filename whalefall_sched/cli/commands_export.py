@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -48,9 +45,8 @@ def export_command(
     The host's YAML shape (default_tasks: id, name, function, trigger_type,
     trigger_params, enabled, description); a paused job gets `paused: true`,
     which reload honours. A job that cannot be written so (an unreadable row,
-    say) is left out with a warning naming it, and the command exits 4.
+    say) is left out, the command ends with an error naming it, and exits 4.
     """
-    from whalefall_sched.errors import StoreConflictError
 
     mode = OutputFormat.json if output is ExportFormat.json else OutputFormat.table
     with _guard(ctx, mode) as settings:
@@ -72,46 +68,28 @@ def export_command(
             from whalefall_sched.cli.render import note
 
             note(f"exported {result.exported} job(s) to {file}")
-        if result.skipped:
-            from whalefall_sched.cli.render import note
+        error = result.error
+        if error is not None:
+            from whalefall_sched.cli.render import render_error
 
-            ids = ", ".join(job_id for job_id, _ in result.skipped)
-            note(f"warning: {len(result.skipped)} job(s) not exported: {ids}")
-            for job_id, why in result.skipped:
-                note(f"  - {job_id}: {why}")
-            raise typer.Exit(StoreConflictError.exit_code)
+            # the document (its ``error`` included) is already on stdout: the one
+            # ``Error:`` line and each job's reason go to stderr only
+            render_error(error, OutputFormat.table)
+            raise typer.Exit(error["exit_code"])
 
 
 def _write_file(path: Path, text: str, *, force: bool) -> None:
-    """``text`` into ``path`` through a temporary file beside it and a rename, so a
-    reader never sees half a file; an existing ``path`` is refused unless ``force``."""
-    from whalefall_sched.errors import InvalidInputError
+    """``text`` into ``path`` atomically (:func:`whalefall_sched.files.write_atomically`);
+    an existing ``path`` is refused (exit 2) unless ``force``, a path that cannot be
+    written is a system failure (exit 5)."""
+    from whalefall_sched.errors import InvalidInputError, StoreSystemError
+    from whalefall_sched.files import write_atomically
 
-    if path.exists() and not force:
-        raise InvalidInputError(f"{path} exists; nothing written (--force overwrites it)")
-    directory = path.parent if str(path.parent) else Path()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        write_atomically(path, text.encode("utf-8"), overwrite=force)
+    except FileExistsError as exc:
+        raise InvalidInputError(f"{path} exists; nothing written (--force overwrites it)") from exc
     except OSError as exc:
-        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if force:
-            Path(tmp).replace(path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if the file appeared meanwhile: never clobbered
-            except FileExistsError as exc:
-                raise InvalidInputError(
-                    f"{path} exists; nothing written (--force overwrites it)"
-                ) from exc
-            except OSError:
-                Path(tmp).replace(path)  # a file system without hard links
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
+        raise StoreSystemError(
+            f"cannot write {path}: {exc.strerror or exc}; nothing written"
+        ) from exc

@@ -15,7 +15,7 @@ from whalefall_sched.cli.terminal import field, use_color, write_lines
 from whalefall_sched.services.diff import ReplacementDiff, ReplacementResult, show_value
 
 _COLOURS = {"+": "32", "-": "31", "~": "33", "!": "36", "=": "2"}
-#: The note every diff ends with.
+#: The note a reload's dry run ends with (a restore writes the backup's next run times).
 NEXT_RUN_NOTE = "Next run times are recomputed; a next run time alone is not a change."
 
 
@@ -56,7 +56,9 @@ def render_replacement(result: ReplacementResult, *, show_unchanged: bool = Fals
     lines = list(diff_lines(diff, show_unchanged=show_unchanged, color=use_color()))
     if result.dry_run:
         summary = f"{diff.summary_text(dry=True)}."
-        lines += [NEXT_RUN_NOTE, summary, "Dry run: nothing changed."]
+        if result.restored_from is None:
+            lines.append(NEXT_RUN_NOTE)
+        lines += [summary, "Dry run: nothing changed."]
     else:
         summary = f"{result.verb.capitalize()}: {diff.summary_text(dry=False)}."
         lines += [summary]

@@ -236,9 +236,10 @@ def note(message: str) -> None:
 # -- formatting helpers ------------------------------------------------------------
 
 
-def time_left(when: datetime, now: datetime | None = None) -> str:
-    """From ``now`` to ``when`` in its two largest units (:func:`.times.duration`):
-    ``5h 26min`` ahead, ``3min 2s ago`` past."""
+def relative_time(when: datetime, now: datetime | None = None) -> str:
+    """``when`` relative to ``now`` in its two largest units (:func:`.times.duration`):
+    ``5h 26min`` ahead, ``3min 2s ago`` past (the LEFT column's ``overdue`` is
+    :func:`.times.time_left`)."""
     now = now or datetime.now(when.tzinfo)
     seconds = math.floor((when - now).total_seconds())  # a moment ago is "1s ago", not "0s"
     return duration(seconds) if seconds >= 0 else f"{duration(-seconds)} ago"
@@ -246,13 +247,13 @@ def time_left(when: datetime, now: datetime | None = None) -> str:
 
 def local_time(iso: str | None, now: datetime | None = None) -> str:
     """An ISO time in local time (:func:`.times.short_time`), then on a second line
-    :func:`time_left`; ``-`` for None."""
+    :func:`relative_time`; ``-`` for None."""
     if iso is None:
         return "-"
     when = datetime.fromisoformat(iso)
     local = when.astimezone()
     this_year = (now or datetime.now(local.tzinfo)).year
-    return f"{short_time(local, this_year)}\n{time_left(when, now)}"
+    return f"{short_time(local, this_year)}\n{relative_time(when, now)}"
 
 
 def _state(state: str) -> str:
@@ -363,6 +364,8 @@ def _render_status(console: Console, status: StoreStatus) -> None:
     table.add_row("reachable", _yes(status.reachable))
     if status.reachable:
         table.add_row("initialised", _yes(status.initialised))
+    # no SQLite file (nor directory): a store not initialised (exit 4), not one out of reach
+    no_store = not status.reachable and (status.error or {}).get("code") == "conflict"
     if status.initialised:
         jobs = status.jobs
         table.add_row(
@@ -371,14 +374,13 @@ def _render_status(console: Console, status: StoreStatus) -> None:
             f"unreadable {jobs['unreadable']})",
         )
         table.add_row("next wake-up", local_time(status.next_wakeup).replace("\n", ", "))
+    elif no_store:
+        table.add_row("jobs", "?")
     if status.lock is not None:
         table.add_row("scheduler lock", _lock_text(status.lock))
     if status.liveness is not None and status.initialised:
         table.add_row("liveness", _escape(status.liveness["summary"]))
-    verdict = "[green]healthy[/]" if status.healthy else "[red]degraded[/]"
-    if not status.reachable:
-        verdict = "[red]unreachable[/]"
-    table.add_row("health", verdict)
+    table.add_row("health", _health(status, no_store=no_store))
     for reason in status.reasons:
         table.add_row("", f"- {_escape(reason)}")
     console.print(table)
@@ -397,6 +399,21 @@ def _render_status(console: Console, status: StoreStatus) -> None:
         for row in status.unreadable:
             bad.add_row(_escape(row["id"]), _escape(row["reason"]))
         console.print(bad)
+
+
+def _health(status: StoreStatus, *, no_store: bool) -> str:
+    """The status table's verdict (Rich markup)."""
+    if no_store:
+        return f"[red]not initialised[/] (no store at {_escape(_sqlite_file(status.store))})"
+    if not status.reachable:
+        return "[red]unreachable[/]"
+    return "[green]healthy[/]" if status.healthy else "[red]degraded[/]"
+
+
+def _sqlite_file(store: str) -> str:
+    """The file of a SQLite store's ``where`` (``sqlite:///PATH (table T)``)."""
+    url = store.rsplit(" (table ", 1)[0]
+    return url.removeprefix("sqlite:///").partition("?")[0] or url
 
 
 def _render_init(console: Console, result: StoreInitResult) -> None:

@@ -99,7 +99,7 @@ def _local(when: datetime, zone: tzinfo | None = None) -> str:
 def next_fire_times_lines(result: JobNextFireTimes) -> list[str]:
     """The ``NEXT N FIRE TIMES`` section under get's table (local time, UTC, time left)."""
     from whalefall_sched.cli.times import local_zone, time_left
-    from whalefall_sched.services.timeline_dto import utc_z
+    from whalefall_sched.services.dto import utc_z
 
     fires = result.fires
     title = f"NEXT {result.count} FIRE TIMES"

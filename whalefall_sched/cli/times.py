@@ -116,7 +116,7 @@ def duration(seconds: int) -> str:
 
 def time_left(seconds: int) -> str:
     """A LEFT column (``list``, ``get --next``): :func:`duration`, or ``overdue`` when
-    the time has passed."""
+    the time has passed (a time past or ahead in full is ``render.relative_time``)."""
     return "overdue" if seconds < 0 else duration(seconds)
 
 

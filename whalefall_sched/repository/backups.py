@@ -9,11 +9,8 @@ with ``unreadable`` saying why; such a row is never restored.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from whalefall_sched.errors import InvalidInputError, StoreSystemError
+from whalefall_sched.files import write_atomically
 from whalefall_sched.repository.rows import StoredJob, decode_row
 
 BACKUP_FORMAT = "whalefall-sched-backup/1"
@@ -50,30 +48,16 @@ def write_backup(
         "rows": [_document_row(row) for row in rows],
     }
     data = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
-    tmp: Path | None = None
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # A fresh name, created exclusively and never through a symlink (mkstemp uses
-        # O_EXCL | O_NOFOLLOW, mode 0600): nothing planted in the directory is written.
-        fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=directory)
-        tmp = Path(name)
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        # rename replaces whatever is at the final name (a symlink too) without following it
-        tmp.replace(path)
-        tmp = None
+        # a stamp to the microsecond names a new file; whatever is at the name (a planted
+        # symlink) is replaced, never followed
+        write_atomically(path, data, overwrite=True)
     except OSError as exc:
         raise StoreSystemError(
             f"cannot write the backup under {directory}: {exc.strerror or exc}; "
             "nothing changed (use --backup-dir or --no-backup)"
         ) from exc
-    finally:
-        if tmp is not None:  # e.g. the disk filled up (ENOSPC): leave no partial file
-            with contextlib.suppress(OSError):
-                tmp.unlink()
     return path
 
 
@@ -86,13 +70,6 @@ def _document_row(row: StoredJob) -> dict[str, Any]:
     if row.column_problem is not None:
         document["unreadable"] = row.column_problem
     return document
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write every byte of ``data`` to ``fd`` (``os.write`` may write fewer)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def read_backup(

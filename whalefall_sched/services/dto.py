@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, overload
 
 from whalefall_sched.errors import (
     ExitCode,
@@ -31,13 +31,18 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def utc_z(value: str | None) -> str | None:
-    """An ISO 8601 time (with its offset) as UTC in whole seconds, ending in ``Z``
-    (``2026-12-02T17:00:00Z``, what ``jq``'s ``fromdateiso8601`` reads); None for None,
-    and for a time UTC cannot hold (before year 1 or after 9999)."""
+@overload
+def utc_z(value: None) -> None: ...
+@overload
+def utc_z(value: datetime | str) -> str | None: ...
+def utc_z(value: datetime | str | None) -> str | None:
+    """A time (a datetime, or ISO 8601 text with its offset) as UTC in whole seconds, cut
+    not rounded, ending in ``Z`` (``2026-12-02T17:00:00Z``, what ``jq``'s
+    ``fromdateiso8601`` reads); None for None, and for a time UTC cannot hold (before
+    year 1 or after 9999). A time without an offset is taken as UTC already."""
     if value is None:
         return None
-    when = datetime.fromisoformat(value)
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
     try:
         utc = when.astimezone(UTC) if when.tzinfo is not None else when
     except OverflowError:

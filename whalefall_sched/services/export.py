@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from whalefall_sched.services.tasks_file import TasksFile
 
 _OPTION_KEYS = tuple(DEFAULT_JOB_DEFAULTS)
+#: The most ids an incomplete export's error message names (``problems`` has them all).
+_IDS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,32 @@ class ExportResult:
         """How many jobs the document holds."""
         return len(self.document["default_tasks"])
 
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """The error object of an export that left jobs out (exit 4, each job and why
+        under ``problems``), None when every job was exported."""
+        if not self.skipped:
+            return None
+        from whalefall_sched.errors import StoreConflictError, error_object
+
+        ids = [job_id for job_id, _ in self.skipped]
+        shown = ", ".join(ids[:_IDS_SHOWN])
+        if len(ids) > _IDS_SHOWN:
+            shown += f" and {len(ids) - _IDS_SHOWN:,} more"
+        message = (
+            f"{len(ids)} job(s) not exported: {shown} "
+            f"(the other {self.exported} job(s) were exported)"
+        )
+        problems = [f"{job_id}: {why}" for job_id, why in self.skipped]
+        return error_object(
+            StoreConflictError.code, message, StoreConflictError.exit_code, problems
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """The document (a tasks file), then ``skipped: [{id, reason}]``."""
+        """The document (a tasks file), then ``skipped: [{id, reason}]`` and ``error``
+        (None when every job was exported)."""
         skipped = [{"id": job_id, "reason": why} for job_id, why in self.skipped]
-        return {**self.document, "skipped": skipped}
+        return {**self.document, "skipped": skipped, "error": self.error}
 
     def yaml_text(self) -> str:
         """The document as YAML, keys in the tasks file's order, text as written."""

@@ -263,6 +263,8 @@ class SchedulerJobsReadService:
         if not self._repo.exists():
             # No SQLite file (or no directory) is nothing to reach: not reachable, and not
             # initialised as a missing table is (exit 4); the reason names the path.
+            # With no file there is nothing to count or to judge a scheduler by: the
+            # counts are unknown and there is no liveness.
             missing = self._repo.connection.not_initialised()
             path = self._repo.sqlite_path()
             no_file = path is not None and not path.exists()
@@ -274,13 +276,17 @@ class SchedulerJobsReadService:
                 initialised=False,
                 healthy=False,
                 reasons=reasons,
-                jobs={"total": 0, "running": 0, "paused": 0, "unreadable": 0},
+                jobs=(
+                    dict(UNKNOWN_JOB_COUNTS)
+                    if no_file
+                    else {"total": 0, "running": 0, "paused": 0, "unreadable": 0}
+                ),
                 unreadable=[],
                 overdue=[],
                 next_wakeup=None,
                 lock=lock_doc,
                 notes=notes,
-                liveness=liveness,
+                liveness=None if no_file else liveness,
             )
         if lock is not None and lock.exists and lock.held is False:
             # a lock file that exists is the host's (2026-01): nobody holding it is evidence

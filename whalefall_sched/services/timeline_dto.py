@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
-from whalefall_sched.services.dto import STATE_PAUSED, STATE_UNREADABLE, SchedulerJobDetail
-
-
-def utc_z(value: datetime) -> str:
-    """``value`` in UTC as ``YYYY-MM-DDTHH:MM:SSZ``, whole seconds (cut, not rounded)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from whalefall_sched.services.dto import (
+    STATE_PAUSED,
+    STATE_UNREADABLE,
+    SchedulerJobDetail,
+    utc_z,
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class JobFireTimes:
         """The fire times as ISO 8601 with their offset."""
         return [t.isoformat() for t in self.fire_times]
 
-    def utc_times(self) -> list[str]:
+    def utc_times(self) -> list[str | None]:
         """The fire times as ``YYYY-MM-DDTHH:MM:SSZ``."""
         return [utc_z(t) for t in self.fire_times]
 
