@@ -359,6 +359,15 @@ class HistoryReader:
 
         return self._read(query)
 
+    def latest_start(self, trigger_source: str = "scheduled") -> datetime | None:
+        """When the latest run started by ``trigger_source`` started (``scheduled``: by
+        the scheduler, not a manual ``run``), or None: one aggregate query."""
+        from sqlalchemy import func, select
+
+        runs, _ = self._defined()
+        stmt = select(func.max(runs.c.started_at)).where(runs.c.trigger_source == trigger_source)
+        return self._read(lambda c: c.execute(stmt).scalar())
+
     def _run(self, m: Any) -> RunRow:
         if self.kind == "own":
             return RunRow(

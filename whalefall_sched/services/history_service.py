@@ -181,6 +181,15 @@ class LastRun:
     status: str
 
 
+@dataclass(frozen=True)
+class SchedulerRuns:
+    """The run history as evidence that a scheduler is alive: when the latest run the
+    scheduler started (``trigger_source`` ``scheduled``) began. Manual runs (``run``,
+    the host's own) do not count: they prove nothing about a scheduler."""
+
+    latest_started_at: str | None
+
+
 class NoHistoryError(StoreConflictError):
     """Neither history source exists (exit 4, as a store that is not initialised)."""
 
@@ -274,6 +283,14 @@ class HistoryService:
             task: LastRun(host_time(run.started_at), run.status)
             for task, run in reader.latest_runs().items()
         }
+
+    def scheduler_runs(self) -> SchedulerRuns | None:
+        """The history as ``status``'s evidence (one query after the table check), or
+        None when there is no history."""
+        reader = self._source()
+        if not reader.exists():
+            return None
+        return SchedulerRuns(host_time(reader.latest_start("scheduled")))
 
 
 # -- a manual run's record ------------------------------------------------------------
