@@ -494,3 +494,18 @@ def test_run_records_nothing_where_the_host_keeps_task_runs(
     ran = cli("--tasks", tasks, "--history-url", url, "run", "sync_accounts", url=url)
     assert ran.exit_code == 0, ran.output
     assert "whalefall_sched_runs" not in _tables(engine)
+
+
+def test_a_history_server_that_cannot_be_reached_names_history_url(
+    cli: Invoke, sqlite_stock: StockStore
+) -> None:
+    sqlite_stock.add(dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="a"))
+    unreachable = "postgresql+psycopg://nobody:secret@127.0.0.1:1/app"
+    result = cli("--history-url", unreachable, "--timeout", "2", "runs", url=sqlite_stock.url)
+    assert result.exit_code == 5, result.output
+    message = result.stderr
+    assert message.count("\n") <= 1 and "run history" in message
+    assert "--history-url and --timeout" in message and "--url and" not in message
+    assert "secret" not in message
+    status = cli("--history-url", unreachable, "--timeout", "2", "status", url=sqlite_stock.url)
+    assert "--history-url and --timeout" in status.stderr

@@ -224,7 +224,10 @@ class HistoryReader:
     ) -> None:
         self.kind: Kind = kind
         name = table or (HOST_RUNS if kind == "host" else OWN_RUNS)
-        self.connection = StoreConnection(url, table=name, schema=schema, timeout=timeout)
+        option = "--history-url" if kind == "host" else "--url"
+        self.connection = StoreConnection(
+            url, table=name, schema=schema, timeout=timeout, url_option=option
+        )
         self._tables: tuple[Table, Table | None] | None = None
 
     @property
