@@ -481,6 +481,12 @@ def test_run_records_a_manual_run_with_its_user(
     assert second["task_id"] == "sync_accounts" and second["task_name"] == "账户同步"
     assert (second["trigger_source"], second["created_by"]) == ("manual", "42")
     assert second["status"] == "completed" and second["completed_at"] is not None
+    # duration_ms is completed_at - started_at, as the host's runs give it
+    spent = datetime.fromisoformat(second["completed_at"]) - datetime.fromisoformat(
+        second["started_at"]
+    )
+    assert second["duration_ms"] == round(spent.total_seconds() * 1000)
+    assert second["duration_ms"] > 0  # the child process's start included
     listing = _json(cli("list", "-o", "json", url=stock.url))
     last = {i["id"]: i["last_run_time"] for i in listing["items"]}
     assert last["sync_accounts"] == second["started_at"]

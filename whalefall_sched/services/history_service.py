@@ -329,18 +329,20 @@ class ManualRunRecord:
             )
         )
 
-    def finish(self, *, succeeded: bool, duration: float, error: str | None) -> None:
-        """Write the outcome."""
+    def finish(self, *, succeeded: bool, error: str | None) -> None:
+        """Write the outcome. ``duration_ms`` is ``completed_at - started_at``, as the
+        host's ``task_runs`` gives it (the child process's start and end included)."""
         if self.started is None or self.problem is not None:
             return
         completed = datetime.now(UTC)
+        duration_ms = max(0, round((completed - self.started).total_seconds() * 1000))
         self._write(
             lambda writer: writer.update(
                 self.run_id,
                 {
                     "status": "completed" if succeeded else "failed",
                     "completed_at": completed,
-                    "duration_ms": round(duration * 1000),
+                    "duration_ms": duration_ms,
                     "error_message": error,
                 },
             )

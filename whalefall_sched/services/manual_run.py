@@ -180,12 +180,10 @@ class ManualRuns(ActionsBase):
             result = self._child_result(run, end, timeout)
         except StoreConflictError as exc:
             if record is not None:
-                record.finish(succeeded=False, duration=end.seconds, error=str(exc))
+                record.finish(succeeded=False, error=str(exc))
             raise
         if record is not None:
-            record.finish(
-                succeeded=result.succeeded, duration=result.duration_seconds, error=result.error
-            )
+            record.finish(succeeded=result.succeeded, error=result.error)
             if record.problem is not None:
                 result = dataclasses.replace(result, notes=[*result.notes, record.problem])
         return self._audited_run(result)
