@@ -515,3 +515,35 @@ def test_a_history_server_that_cannot_be_reached_names_history_url(
     assert "secret" not in message
     status = cli("--history-url", unreachable, "--timeout", "2", "status", url=sqlite_stock.url)
     assert "--history-url and --timeout" in status.stderr
+
+
+@pytest.mark.parametrize(
+    ("raised", "error"),
+    [(KeyboardInterrupt(), "interrupted"), (OSError("no more processes"), "OSError: no more")],
+)
+def test_an_interrupted_run_is_finished_as_failed_in_the_history_and_the_audit_trail(
+    cli: Invoke,
+    sqlite_stock: StockStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    raised: BaseException,
+    error: str,
+) -> None:
+    from whalefall_sched.services import manual_run
+
+    sqlite_stock.add(dict(func="tests.jobs:record", trigger="cron", id="sync_accounts", hour=1))
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> Any:
+        raise raised  # Ctrl-C while `run` waits for its child, say
+
+    monkeypatch.setattr(manual_run, "run_in_child", interrupted)
+    tasks = str(_tasks_file(tmp_path))
+    result = cli("--tasks", tasks, "run", "sync_accounts", url=sqlite_stock.url)
+    assert result.exit_code != 0  # the exception went on to the CLI
+    [run] = _json(cli("runs", "-o", "json", url=sqlite_stock.url))["items"]
+    assert run["status"] == "failed" and run["completed_at"] is not None
+    assert run["error_message"].startswith(error)
+    events = _json(cli("log", "-o", "json", url=sqlite_stock.url))["events"]
+    [event] = [e for e in events if e["command"] == "run"]
+    assert (event["outcome"], event["id"]) == ("failed", ["sync_accounts"])
+    assert event["detail"]["error"].startswith(error)
