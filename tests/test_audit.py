@@ -4,12 +4,15 @@ never create the table; a stock scheduler works on a store that has it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -366,3 +369,66 @@ def test_an_event_s_sizes_are_bounded(sqlite_stock: StockStore) -> None:
     assert len(event.actor) == 191 and len(event.reason or "") == 500
     assert event.detail["truncated"] is True and len(event.detail["removed"]) == 10
     assert event.detail["job_count"] == 500
+
+
+@contextlib.contextmanager
+def _rows_only_account(url: str) -> Iterator[str]:
+    """A URL for an account that may read and change the job table's rows, and nothing
+    else: no right to create a table (created in the test's database, dropped after)."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"wfs_rows_{uuid.uuid4().hex[:8]}"
+    database = admin.url.database
+    try:
+        with admin.connect() as c:
+            if admin.dialect.name == "postgresql":
+                c.execute(sa.text(f"CREATE ROLE {name} LOGIN"))
+                c.execute(sa.text(f"REVOKE CREATE ON SCHEMA public FROM {name}"))
+            else:
+                c.execute(sa.text(f"CREATE USER '{name}'@'%'"))
+                database = f"`{database}`"
+            c.execute(
+                sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON apscheduler_jobs TO {name}")
+                if admin.dialect.name == "postgresql"
+                else sa.text(
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON {database}.apscheduler_jobs "
+                    f"TO '{name}'@'%'"
+                )
+            )
+        yield admin.url.set(username=name, password=None).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            if admin.dialect.name == "postgresql":
+                c.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        f"WHERE usename = '{name}'"
+                    )
+                )
+                c.execute(sa.text(f"DROP OWNED BY {name}"))
+                c.execute(sa.text(f"DROP ROLE {name}"))
+            else:
+                c.execute(sa.text(f"DROP USER '{name}'@'%'"))
+        admin.dispose()
+
+
+def test_an_account_that_may_not_create_tables_still_writes_without_the_event(
+    cli: Invoke, stock: StockStore
+) -> None:
+    if stock.url.startswith("sqlite"):
+        pytest.skip("SQLite has no privileges: a file that cannot be written fails the write")
+    stock.add(dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="a"))
+    with _rows_only_account(stock.url) as url:
+        paused = cli(*ACTOR, "pause", "a", url=url)
+        assert paused.exit_code == 0, paused.output
+        assert paused.stderr.count("note: the audit trail could not be written (") == 1
+        assert "this change is not recorded" in paused.stderr
+        listed = json.loads(cli("list", "-o", "json", url=url).stdout)
+        assert listed["items"][0]["next_run_time"] is None  # paused
+        resumed = cli(*ACTOR, "resume", "a", "-o", "json", url=url)
+        assert resumed.exit_code == 0, resumed.output
+        [result] = json.loads(resumed.stdout)["results"]
+        assert any("audit trail could not be written" in n for n in result["notes"])
+    assert not _has_audit_table(stock.url)
+    # an account that may create it records the events again
+    assert cli(*ACTOR, "pause", "a", url=stock.url).exit_code == 0
+    assert [e["command"] for e in _events(cli, stock.url)] == ["pause"]

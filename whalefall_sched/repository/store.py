@@ -23,7 +23,7 @@ from whalefall_sched.errors import (
     StoreSystemError,
     WhaleFallSchedError,
 )
-from whalefall_sched.masking import mask_url
+from whalefall_sched.masking import mask_url, redact
 from whalefall_sched.repository import audit, backups, sqlite_reads, writes
 from whalefall_sched.repository.audit import AuditEntry, AuditRow
 from whalefall_sched.repository.connection import StoreConnection, TransientError
@@ -114,6 +114,9 @@ class JobStoreRepository:
     ) -> None:
         self.connection = StoreConnection(url, table=table, schema=schema, timeout=timeout)
         #: Decides when a write may go ahead beside a live scheduler (``wait`` = --wait).
+        #: Why an event could not be recorded (no right to create the audit table):
+        #: taken into the write's notes.
+        self._audit_notes: list[str] = []
         self.guard = DueRowGuard(self._current, wait=wait, due_margin=due_margin, settle=settle)
 
     @property
@@ -454,7 +457,8 @@ class JobStoreRepository:
             )
 
         done = self.guard.run(prepare, attempts=attempts, gave_up=gave_up)
-        return ModifyOutcome(done.result.before, done.result.after, done.notes)
+        notes = [*done.notes, *self._take_audit_notes()]
+        return ModifyOutcome(done.result.before, done.result.after, notes)
 
     def _read_for_change(self, job_id: str) -> StoredJob:
         """The decoded row, or the reason it cannot be changed."""
@@ -476,7 +480,7 @@ class JobStoreRepository:
     ) -> bool:
         """Write ``after`` if the row still holds ``before``'s bytes; False if it moved."""
         conn = self.connection
-        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
+        event = self._ensure_audit(event)  # before the transaction: MariaDB commits DDL
         try:
             with conn.errors(), conn.engine("rw").begin() as c:
                 writes.cas_update(c, self.table, before, after)
@@ -544,7 +548,8 @@ class JobStoreRepository:
 
         done = self.guard.run(prepare, attempts=attempts, gave_up=gave_up)
         outcome = done.result
-        return ReplaceOutcome(outcome.removed, outcome.written, outcome.backup_path, done.notes)
+        notes = [*done.notes, *self._take_audit_notes()]
+        return ReplaceOutcome(outcome.removed, outcome.written, outcome.backup_path, notes)
 
     def _replace_once(
         self,
@@ -556,7 +561,7 @@ class JobStoreRepository:
     ) -> ReplaceOutcome | None:
         """One all-or-nothing attempt; None if the store moved (rolled back)."""
         conn = self.connection
-        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
+        event = self._ensure_audit(event)  # before the transaction: MariaDB commits DDL
         try:
             with conn.errors(), engine.begin() as c:
                 old = select_rows(c, self.table, decode=False)
@@ -637,12 +642,12 @@ class JobStoreRepository:
             )
 
         done = self.guard.run(prepare, attempts=attempts, gave_up=gave_up)
-        return DeleteOutcome(done.result, done.notes)
+        return DeleteOutcome(done.result, [*done.notes, *self._take_audit_notes()])
 
     def _cas_delete(self, before: StoredJob, event: AuditEntry | None = None) -> bool:
         """Delete the row if it still holds ``before``'s bytes; False if it moved."""
         conn = self.connection
-        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
+        event = self._ensure_audit(event)  # before the transaction: MariaDB commits DDL
         try:
             with conn.errors(), conn.engine("rw").begin() as c:
                 writes.cas_delete(c, self.table, before)
@@ -753,19 +758,40 @@ class JobStoreRepository:
         """The job table as the audit table names it (``schema.table`` with a schema)."""
         return f"{self.schema}.{self.table_name}" if self.schema else self.table_name
 
-    def _ensure_audit(self, event: AuditEntry | None) -> None:
+    def _ensure_audit(self, event: AuditEntry | None) -> AuditEntry | None:
         """Create the audit table before a write that records ``event`` (never in its
-        transaction: MariaDB would commit it)."""
+        transaction: MariaDB would commit it), only once the write is to happen.
+
+        ``event``, or None when the table cannot be created (an account that may change
+        rows but not create tables): the write then goes ahead without its event, and
+        a note says the change is not recorded.
+        """
         if event is None:
-            return
+            return None
         conn = self.connection
-        with conn.errors():
-            engine = conn.engine("rw")
-            with engine.connect() as c:
-                # no job table: the write itself says the store is not initialised
-                if audit.has_table(c, self.schema) or not conn.has_table(c):
-                    return
-            audit.create_table(engine, self.schema)
+        try:
+            with conn.errors():
+                engine = conn.engine("rw")
+                with engine.connect() as c:
+                    # no job table: the write itself says the store is not initialised
+                    if audit.has_table(c, self.schema) or not conn.has_table(c):
+                        return event
+                audit.create_table(engine, self.schema)
+        except StoreSystemError as exc:  # MariaDB denies even looking at the table
+            if not self._exists_now():
+                raise
+            note = (
+                f"the audit trail could not be written ({_first_line(exc, conn.url)}): "
+                "this change is not recorded"
+            )
+            if note not in self._audit_notes:
+                self._audit_notes.append(note)
+            return None
+        return event
+
+    def _take_audit_notes(self) -> list[str]:
+        notes, self._audit_notes = self._audit_notes, []
+        return notes
 
     def _append(
         self,
@@ -791,7 +817,8 @@ class JobStoreRepository:
         """Record ``event`` in a short transaction of its own: for what changes no job
         (a manual run). Creates the audit table if needed."""
         self.require_store()
-        self._ensure_audit(event)
+        if self._ensure_audit(event) is None:
+            raise StoreSystemError(self._take_audit_notes()[0])
         conn = self.connection
         with conn.errors(), conn.engine("rw").begin() as c:
             self._append(c, event, job_ids, outcome, change)
@@ -845,6 +872,15 @@ def _utc(job: StoredJob) -> str | None:
         return datetime.fromtimestamp(when, UTC).isoformat()
     except (OverflowError, ValueError, OSError, TypeError):
         return str(when)
+
+
+def _first_line(exc: BaseException, url: str) -> str:
+    """The driver's own first line of the error behind ``exc``, the URL's password
+    masked (the store's name and hint are already in the command's output)."""
+    cause = exc.__cause__
+    orig = getattr(cause, "orig", cause) or exc
+    lines = str(orig).strip().splitlines()
+    return redact(lines[0] if lines else type(orig).__name__, url)
 
 
 def _replacement_change(
