@@ -25,7 +25,7 @@ from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.repository.audit import AUDIT_TABLE, AuditEntry, append
 from whalefall_sched.services import SchedulerActionsService
 from whalefall_sched.services.audit import Audit
-from whalefall_sched.services.tasks_file import load_tasks_file
+from whalefall_sched.services.tasks_file import bundled_tasks_path, load_tasks_file
 
 ACTOR = ("--actor", "tester@ci")
 
@@ -89,7 +89,10 @@ def test_each_write_command_records_one_event_with_its_fields(
     assert reload["command"] == "reload" and reload["reason"] == "new file"
     counts = reload["detail"]["counts"]
     assert counts["added"] == counts["removed"] == 0
-    assert counts["changed"] + counts["unchanged"] == 5
+    # the file is the one init wrote: only next run times moved, the diff's "unchanged"
+    assert reload["outcome"] == "no-op" and reload["id"] == []
+    assert counts == {"added": 0, "removed": 0, "changed": 0, "unchanged": 5}
+    assert reload["detail"]["changed"] == []
     assert reload["detail"]["backup"].startswith(str(backups))
 
     [backup] = backups.iterdir()
@@ -192,7 +195,7 @@ def test_a_write_killed_inside_its_transaction_leaves_neither_change_nor_event(
         from whalefall_sched.repository import JobStoreRepository
         from whalefall_sched.services import SchedulerActionsService
         from whalefall_sched.services.audit import Audit
-        from whalefall_sched.services.tasks_file import load_tasks_file
+        from whalefall_sched.services.tasks_file import bundled_tasks_path, load_tasks_file
 
         def die(conn, cursor, statement, *_):
             if statement.lstrip().upper().startswith("INSERT") and {AUDIT_TABLE!r} in statement:
@@ -432,3 +435,22 @@ def test_an_account_that_may_not_create_tables_still_writes_without_the_event(
     # an account that may create it records the events again
     assert cli(*ACTOR, "pause", "a", url=stock.url).exit_code == 0
     assert [e["command"] for e in _events(cli, stock.url)] == ["pause"]
+
+
+def test_a_replacement_event_lists_the_jobs_the_diff_calls_changed(
+    sqlite_url: str, cli: Invoke, tmp_path: Path
+) -> None:
+    _init(cli, sqlite_url)
+    assert cli(*ACTOR, "pause", "cleanup_logs", url=sqlite_url).exit_code == 0
+    tasks = tmp_path / "tasks.yaml"
+    text = bundled_tasks_path().read_text("utf-8")
+    tasks.write_text(text.replace("hour: 1\n", "hour: 5\n", 1), encoding="utf-8")
+    reloaded = cli(*ACTOR, "--tasks", str(tasks), "reload", "--yes", "-o", "json", url=sqlite_url)
+    assert reloaded.exit_code == 0, reloaded.output
+    diff = json.loads(reloaded.stdout)["diff"]
+    expected = sorted({c["id"] for c in diff["changed"]} | set(diff["resumed"]))
+    assert expected and len(diff["unchanged"]) == 5 - len(expected)
+    [event, *_] = _events(cli, sqlite_url)
+    assert (event["command"], event["outcome"]) == ("reload", "done")
+    assert event["id"] == event["detail"]["changed"] == expected
+    assert event["detail"]["counts"]["unchanged"] == len(diff["unchanged"])

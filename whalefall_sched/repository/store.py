@@ -81,6 +81,21 @@ class StoreCreation:
 
 
 @dataclass(frozen=True)
+class SortedChanges:
+    """How a replacement's event sorts the jobs: ids added, removed and changed, and
+    how many are unchanged."""
+
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    unchanged: int
+
+
+#: Sorts a replacement's jobs for its event, from the old rows and the new ones.
+SortChanges = Callable[[Sequence[StoredJob], Sequence[StoredJob]], SortedChanges]
+
+
+@dataclass(frozen=True)
 class ReplaceOutcome:
     """What :meth:`JobStoreRepository.replace_all` did."""
 
@@ -511,6 +526,7 @@ class JobStoreRepository:
         backup_dir: Path | None,
         attempts: int = CAS_ATTEMPTS,
         event: AuditEntry | None = None,
+        sort_changes: SortChanges | None = None,
     ) -> ReplaceOutcome:
         """Replace every job by ``rows`` in one transaction; all or nothing.
 
@@ -522,7 +538,9 @@ class JobStoreRepository:
         left to a live scheduler to move on first (see :mod:`.due_row_guard`). The rows
         removed (``ReplaceOutcome.removed``) are read, not decoded: ids, next run times
         and bytes are all a replacement needs. ``event`` is recorded in the audit table
-        in the same transaction.
+        in the same transaction, its ids and counts sorted by ``sort_changes`` (the
+        diff's rule, which decodes the old rows; by their bytes without it, or when it
+        fails).
         """
         conn = self.connection
         self.require_store()  # a misspelt URL must not become a new, empty store
@@ -536,7 +554,9 @@ class JobStoreRepository:
                 current = select_rows(c, self.table, decode=False)
             return Attempt(
                 current,
-                lambda: self._replace_once(engine, new, backup_dir, stamp, event),
+                lambda: self._replace_once(
+                    engine, new, backup_dir, stamp, event, sort_changes=sort_changes
+                ),
                 lambda outcome: {job.id: job for job in outcome.written},
             )
 
@@ -558,6 +578,8 @@ class JobStoreRepository:
         backup_dir: Path | None,
         stamp: str,
         event: AuditEntry | None = None,
+        *,
+        sort_changes: SortChanges | None = None,
     ) -> ReplaceOutcome | None:
         """One all-or-nothing attempt; None if the store moved (rolled back)."""
         conn = self.connection
@@ -577,7 +599,7 @@ class JobStoreRepository:
                     )
                 writes.replace_rows(c, self.table, old, new)
                 if event is not None:
-                    ids, change = _replacement_change(old, new)
+                    ids, change = _replacement_change(old, new, sort_changes)
                     if backup is not None:
                         change["backup"] = str(backup)
                     # every row rewritten as it was (or none at all): nothing changed
@@ -884,15 +906,25 @@ def _first_line(exc: BaseException, url: str) -> str:
 
 
 def _replacement_change(
-    old: Sequence[StoredJob], new: Sequence[StoredJob]
+    old: Sequence[StoredJob], new: Sequence[StoredJob], sort_changes: SortChanges | None = None
 ) -> tuple[list[str], dict[str, Any]]:
-    """The ids a replacement touched, and its counts and ids added/removed/changed."""
-    before = {job.id: job.raw_job_state for job in old}
-    after = {job.id: job.job_state for job in new}
-    added = sorted(i for i in after if i not in before)
-    removed = sorted(i for i in before if i not in after)
-    changed = sorted(i for i in after if i in before and before[i] != after[i])
-    unchanged = len(after) - len(added) - len(changed)
+    """The ids a replacement touched, and its counts and ids added/removed/changed: as
+    ``sort_changes`` sorts them (the diff's rule: a row whose fields are the same is
+    unchanged, whatever its next run time's bytes), else by the rows' bytes."""
+    sorted_ids = None
+    if sort_changes is not None:
+        try:
+            sorted_ids = sort_changes(old, new)
+        except Exception:  # noqa: BLE001 - the event must never fail the write
+            sorted_ids = None
+    if sorted_ids is None:
+        sorted_ids = _sorted_by_bytes(old, new)
+    added, removed, changed, unchanged = (
+        sorted(sorted_ids.added),
+        sorted(sorted_ids.removed),
+        sorted(sorted_ids.changed),
+        sorted_ids.unchanged,
+    )
     change: dict[str, Any] = {
         "counts": {
             "added": len(added),
@@ -905,3 +937,16 @@ def _replacement_change(
         "changed": changed[: audit.MAX_IDS],
     }
     return [*added, *removed, *changed], change
+
+
+def _sorted_by_bytes(old: Sequence[StoredJob], new: Sequence[StoredJob]) -> SortedChanges:
+    before = {job.id: job.raw_job_state for job in old}
+    after = {job.id: job.job_state for job in new}
+    changed = [i for i in after if i in before and before[i] != after[i]]
+    added = [i for i in after if i not in before]
+    return SortedChanges(
+        added=added,
+        removed=[i for i in before if i not in after],
+        changed=changed,
+        unchanged=len(after) - len(added) - len(changed),
+    )
