@@ -4,12 +4,15 @@ never create the table; a stock scheduler works on a store that has it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.repository.audit import AUDIT_TABLE, AuditEntry, append
 from whalefall_sched.services import SchedulerActionsService
 from whalefall_sched.services.audit import Audit
-from whalefall_sched.services.tasks_file import load_tasks_file
+from whalefall_sched.services.tasks_file import bundled_tasks_path, load_tasks_file
 
 ACTOR = ("--actor", "tester@ci")
 
@@ -86,7 +89,10 @@ def test_each_write_command_records_one_event_with_its_fields(
     assert reload["command"] == "reload" and reload["reason"] == "new file"
     counts = reload["detail"]["counts"]
     assert counts["added"] == counts["removed"] == 0
-    assert counts["changed"] + counts["unchanged"] == 5
+    # the file is the one init wrote: only next run times moved, the diff's "unchanged"
+    assert reload["outcome"] == "no-op" and reload["id"] == []
+    assert counts == {"added": 0, "removed": 0, "changed": 0, "unchanged": 5}
+    assert reload["detail"]["changed"] == []
     assert reload["detail"]["backup"].startswith(str(backups))
 
     [backup] = backups.iterdir()
@@ -189,7 +195,7 @@ def test_a_write_killed_inside_its_transaction_leaves_neither_change_nor_event(
         from whalefall_sched.repository import JobStoreRepository
         from whalefall_sched.services import SchedulerActionsService
         from whalefall_sched.services.audit import Audit
-        from whalefall_sched.services.tasks_file import load_tasks_file
+        from whalefall_sched.services.tasks_file import bundled_tasks_path, load_tasks_file
 
         def die(conn, cursor, statement, *_):
             if statement.lstrip().upper().startswith("INSERT") and {AUDIT_TABLE!r} in statement:
@@ -366,3 +372,85 @@ def test_an_event_s_sizes_are_bounded(sqlite_stock: StockStore) -> None:
     assert len(event.actor) == 191 and len(event.reason or "") == 500
     assert event.detail["truncated"] is True and len(event.detail["removed"]) == 10
     assert event.detail["job_count"] == 500
+
+
+@contextlib.contextmanager
+def _rows_only_account(url: str) -> Iterator[str]:
+    """A URL for an account that may read and change the job table's rows, and nothing
+    else: no right to create a table (created in the test's database, dropped after)."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"wfs_rows_{uuid.uuid4().hex[:8]}"
+    database = admin.url.database
+    try:
+        with admin.connect() as c:
+            if admin.dialect.name == "postgresql":
+                c.execute(sa.text(f"CREATE ROLE {name} LOGIN"))
+                c.execute(sa.text(f"REVOKE CREATE ON SCHEMA public FROM {name}"))
+            else:
+                c.execute(sa.text(f"CREATE USER '{name}'@'%'"))
+                database = f"`{database}`"
+            c.execute(
+                sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON apscheduler_jobs TO {name}")
+                if admin.dialect.name == "postgresql"
+                else sa.text(
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON {database}.apscheduler_jobs "
+                    f"TO '{name}'@'%'"
+                )
+            )
+        yield admin.url.set(username=name, password=None).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            if admin.dialect.name == "postgresql":
+                c.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        f"WHERE usename = '{name}'"
+                    )
+                )
+                c.execute(sa.text(f"DROP OWNED BY {name}"))
+                c.execute(sa.text(f"DROP ROLE {name}"))
+            else:
+                c.execute(sa.text(f"DROP USER '{name}'@'%'"))
+        admin.dispose()
+
+
+def test_an_account_that_may_not_create_tables_still_writes_without_the_event(
+    cli: Invoke, stock: StockStore
+) -> None:
+    if stock.url.startswith("sqlite"):
+        pytest.skip("SQLite has no privileges: a file that cannot be written fails the write")
+    stock.add(dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="a"))
+    with _rows_only_account(stock.url) as url:
+        paused = cli(*ACTOR, "pause", "a", url=url)
+        assert paused.exit_code == 0, paused.output
+        assert paused.stderr.count("note: the audit trail could not be written (") == 1
+        assert "this change is not recorded" in paused.stderr
+        listed = json.loads(cli("list", "-o", "json", url=url).stdout)
+        assert listed["items"][0]["next_run_time"] is None  # paused
+        resumed = cli(*ACTOR, "resume", "a", "-o", "json", url=url)
+        assert resumed.exit_code == 0, resumed.output
+        [result] = json.loads(resumed.stdout)["results"]
+        assert any("audit trail could not be written" in n for n in result["notes"])
+    assert not _has_audit_table(stock.url)
+    # an account that may create it records the events again
+    assert cli(*ACTOR, "pause", "a", url=stock.url).exit_code == 0
+    assert [e["command"] for e in _events(cli, stock.url)] == ["pause"]
+
+
+def test_a_replacement_event_lists_the_jobs_the_diff_calls_changed(
+    sqlite_url: str, cli: Invoke, tmp_path: Path
+) -> None:
+    _init(cli, sqlite_url)
+    assert cli(*ACTOR, "pause", "cleanup_logs", url=sqlite_url).exit_code == 0
+    tasks = tmp_path / "tasks.yaml"
+    text = bundled_tasks_path().read_text("utf-8")
+    tasks.write_text(text.replace("hour: 1\n", "hour: 5\n", 1), encoding="utf-8")
+    reloaded = cli(*ACTOR, "--tasks", str(tasks), "reload", "--yes", "-o", "json", url=sqlite_url)
+    assert reloaded.exit_code == 0, reloaded.output
+    diff = json.loads(reloaded.stdout)["diff"]
+    expected = sorted({c["id"] for c in diff["changed"]} | set(diff["resumed"]))
+    assert expected and len(diff["unchanged"]) == 5 - len(expected)
+    [event, *_] = _events(cli, sqlite_url)
+    assert (event["command"], event["outcome"]) == ("reload", "done")
+    assert event["id"] == event["detail"]["changed"] == expected
+    assert event["detail"]["counts"]["unchanged"] == len(diff["unchanged"])

@@ -481,6 +481,12 @@ def test_run_records_a_manual_run_with_its_user(
     assert second["task_id"] == "sync_accounts" and second["task_name"] == "账户同步"
     assert (second["trigger_source"], second["created_by"]) == ("manual", "42")
     assert second["status"] == "completed" and second["completed_at"] is not None
+    # duration_ms is completed_at - started_at, as the host's runs give it
+    spent = datetime.fromisoformat(second["completed_at"]) - datetime.fromisoformat(
+        second["started_at"]
+    )
+    assert second["duration_ms"] == round(spent.total_seconds() * 1000)
+    assert second["duration_ms"] > 0  # the child process's start included
     listing = _json(cli("list", "-o", "json", url=stock.url))
     last = {i["id"]: i["last_run_time"] for i in listing["items"]}
     assert last["sync_accounts"] == second["started_at"]
@@ -494,3 +500,50 @@ def test_run_records_nothing_where_the_host_keeps_task_runs(
     ran = cli("--tasks", tasks, "--history-url", url, "run", "sync_accounts", url=url)
     assert ran.exit_code == 0, ran.output
     assert "whalefall_sched_runs" not in _tables(engine)
+
+
+def test_a_history_server_that_cannot_be_reached_names_history_url(
+    cli: Invoke, sqlite_stock: StockStore
+) -> None:
+    sqlite_stock.add(dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="a"))
+    unreachable = "postgresql+psycopg://nobody:secret@127.0.0.1:1/app"
+    result = cli("--history-url", unreachable, "--timeout", "2", "runs", url=sqlite_stock.url)
+    assert result.exit_code == 5, result.output
+    message = result.stderr
+    assert message.count("\n") <= 1 and "run history" in message
+    assert "--history-url and --timeout" in message and "--url and" not in message
+    assert "secret" not in message
+    status = cli("--history-url", unreachable, "--timeout", "2", "status", url=sqlite_stock.url)
+    assert "--history-url and --timeout" in status.stderr
+
+
+@pytest.mark.parametrize(
+    ("raised", "error"),
+    [(KeyboardInterrupt(), "interrupted"), (OSError("no more processes"), "OSError: no more")],
+)
+def test_an_interrupted_run_is_finished_as_failed_in_the_history_and_the_audit_trail(
+    cli: Invoke,
+    sqlite_stock: StockStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    raised: BaseException,
+    error: str,
+) -> None:
+    from whalefall_sched.services import manual_run
+
+    sqlite_stock.add(dict(func="tests.jobs:record", trigger="cron", id="sync_accounts", hour=1))
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> Any:
+        raise raised  # Ctrl-C while `run` waits for its child, say
+
+    monkeypatch.setattr(manual_run, "run_in_child", interrupted)
+    tasks = str(_tasks_file(tmp_path))
+    result = cli("--tasks", tasks, "run", "sync_accounts", url=sqlite_stock.url)
+    assert result.exit_code != 0  # the exception went on to the CLI
+    [run] = _json(cli("runs", "-o", "json", url=sqlite_stock.url))["items"]
+    assert run["status"] == "failed" and run["completed_at"] is not None
+    assert run["error_message"].startswith(error)
+    events = _json(cli("log", "-o", "json", url=sqlite_stock.url))["events"]
+    [event] = [e for e in events if e["command"] == "run"]
+    assert (event["outcome"], event["id"]) == ("failed", ["sync_accounts"])
+    assert event["detail"]["error"].startswith(error)

@@ -13,7 +13,11 @@ if TYPE_CHECKING:
         SchedulerJobsReadService,
     )
     from whalefall_sched.services.audit import Audit
-    from whalefall_sched.services.history_service import HistoryService, LastRun
+    from whalefall_sched.services.history_service import (
+        HistoryService,
+        LastRun,
+        SchedulerRuns,
+    )
     from whalefall_sched.services.job_changes import JobChangesService
     from whalefall_sched.services.tasks_file import TasksFile
 
@@ -87,11 +91,15 @@ class Settings:
 
     def read_service(self) -> SchedulerJobsReadService:
         """The seed's read service over this store; it reads the tasks file only to show
-        a job (``status`` never does), the run history only to fill ``last_run_time``."""
+        a job (``status`` never does), the run history only to fill ``last_run_time``
+        and for ``status``'s liveness (the latest run the scheduler started)."""
         from whalefall_sched.services import SchedulerJobsReadService
 
         return SchedulerJobsReadService(
-            self.repository(), self._tasks_for_reading, last_runs=self._last_runs
+            self.repository(),
+            self._tasks_for_reading,
+            last_runs=self._last_runs,
+            scheduler_runs=self._scheduler_runs,
         )
 
     def history(self) -> HistoryService:
@@ -117,6 +125,16 @@ class Settings:
 
             note(f"warning: {self.redact(str(exc))}; last_run_time unknown")
             return None
+
+    def _scheduler_runs(self) -> SchedulerRuns | None:
+        """The history as ``status``'s evidence; an error that cannot be read is raised
+        with the passwords masked (``status`` lists it in its notes)."""
+        from whalefall_sched.errors import WhaleFallSchedError
+
+        try:
+            return self.history().scheduler_runs()
+        except WhaleFallSchedError as exc:
+            raise WhaleFallSchedError(self.redact(str(exc))) from exc
 
     def redact(self, text: str) -> str:
         """``text`` with the passwords of the store's and the history's URLs masked."""

@@ -74,9 +74,17 @@ class StoreConnection:
     """Engines, table and error translation for one job table at one URL."""
 
     def __init__(
-        self, url: str, *, table: str, schema: str | None = None, timeout: float = 5.0
+        self,
+        url: str,
+        *,
+        table: str,
+        schema: str | None = None,
+        timeout: float = 5.0,
+        url_option: str = "--url",
     ) -> None:
         self.url = url
+        #: The option that gave ``url``, named by the hints (``--history-url``).
+        self.url_option = url_option
         self.table_name = table
         self.schema = schema
         #: Seconds to wait for a connection (or, on SQLite, for another writer's lock).
@@ -332,5 +340,5 @@ class StoreConnection:
         if any(fragment in detail.lower() for fragment in _TRANSIENT):
             return TransientError(f"job store {self.where}: {detail}")
         return StoreSystemError(
-            f"job store {self.where}: {detail} (check the server, --url and --timeout)"
+            f"job store {self.where}: {detail} (check the server, {self.url_option} and --timeout)"
         )

@@ -224,7 +224,10 @@ class HistoryReader:
     ) -> None:
         self.kind: Kind = kind
         name = table or (HOST_RUNS if kind == "host" else OWN_RUNS)
-        self.connection = StoreConnection(url, table=name, schema=schema, timeout=timeout)
+        option = "--history-url" if kind == "host" else "--url"
+        self.connection = StoreConnection(
+            url, table=name, schema=schema, timeout=timeout, url_option=option
+        )
         self._tables: tuple[Table, Table | None] | None = None
 
     @property
@@ -358,6 +361,15 @@ class HistoryReader:
             return latest
 
         return self._read(query)
+
+    def latest_start(self, trigger_source: str = "scheduled") -> datetime | None:
+        """When the latest run started by ``trigger_source`` started (``scheduled``: by
+        the scheduler, not a manual ``run``), or None: one aggregate query."""
+        from sqlalchemy import func, select
+
+        runs, _ = self._defined()
+        stmt = select(func.max(runs.c.started_at)).where(runs.c.trigger_source == trigger_source)
+        return self._read(lambda c: c.execute(stmt).scalar())
 
     def _run(self, m: Any) -> RunRow:
         if self.kind == "own":

@@ -23,7 +23,7 @@ from whalefall_sched.errors import (
     StoreSystemError,
     WhaleFallSchedError,
 )
-from whalefall_sched.masking import mask_url
+from whalefall_sched.masking import mask_url, redact
 from whalefall_sched.repository import audit, backups, sqlite_reads, writes
 from whalefall_sched.repository.audit import AuditEntry, AuditRow
 from whalefall_sched.repository.connection import StoreConnection, TransientError
@@ -81,6 +81,21 @@ class StoreCreation:
 
 
 @dataclass(frozen=True)
+class SortedChanges:
+    """How a replacement's event sorts the jobs: ids added, removed and changed, and
+    how many are unchanged."""
+
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    unchanged: int
+
+
+#: Sorts a replacement's jobs for its event, from the old rows and the new ones.
+SortChanges = Callable[[Sequence[StoredJob], Sequence[StoredJob]], SortedChanges]
+
+
+@dataclass(frozen=True)
 class ReplaceOutcome:
     """What :meth:`JobStoreRepository.replace_all` did."""
 
@@ -114,6 +129,9 @@ class JobStoreRepository:
     ) -> None:
         self.connection = StoreConnection(url, table=table, schema=schema, timeout=timeout)
         #: Decides when a write may go ahead beside a live scheduler (``wait`` = --wait).
+        #: Why an event could not be recorded (no right to create the audit table):
+        #: taken into the write's notes.
+        self._audit_notes: list[str] = []
         self.guard = DueRowGuard(self._current, wait=wait, due_margin=due_margin, settle=settle)
 
     @property
@@ -454,7 +472,8 @@ class JobStoreRepository:
             )
 
         done = self.guard.run(prepare, attempts=attempts, gave_up=gave_up)
-        return ModifyOutcome(done.result.before, done.result.after, done.notes)
+        notes = [*done.notes, *self._take_audit_notes()]
+        return ModifyOutcome(done.result.before, done.result.after, notes)
 
     def _read_for_change(self, job_id: str) -> StoredJob:
         """The decoded row, or the reason it cannot be changed."""
@@ -476,7 +495,7 @@ class JobStoreRepository:
     ) -> bool:
         """Write ``after`` if the row still holds ``before``'s bytes; False if it moved."""
         conn = self.connection
-        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
+        event = self._ensure_audit(event)  # before the transaction: MariaDB commits DDL
         try:
             with conn.errors(), conn.engine("rw").begin() as c:
                 writes.cas_update(c, self.table, before, after)
@@ -507,6 +526,7 @@ class JobStoreRepository:
         backup_dir: Path | None,
         attempts: int = CAS_ATTEMPTS,
         event: AuditEntry | None = None,
+        sort_changes: SortChanges | None = None,
     ) -> ReplaceOutcome:
         """Replace every job by ``rows`` in one transaction; all or nothing.
 
@@ -518,7 +538,9 @@ class JobStoreRepository:
         left to a live scheduler to move on first (see :mod:`.due_row_guard`). The rows
         removed (``ReplaceOutcome.removed``) are read, not decoded: ids, next run times
         and bytes are all a replacement needs. ``event`` is recorded in the audit table
-        in the same transaction.
+        in the same transaction, its ids and counts sorted by ``sort_changes`` (the
+        diff's rule, which decodes the old rows; by their bytes without it, or when it
+        fails).
         """
         conn = self.connection
         self.require_store()  # a misspelt URL must not become a new, empty store
@@ -532,7 +554,9 @@ class JobStoreRepository:
                 current = select_rows(c, self.table, decode=False)
             return Attempt(
                 current,
-                lambda: self._replace_once(engine, new, backup_dir, stamp, event),
+                lambda: self._replace_once(
+                    engine, new, backup_dir, stamp, event, sort_changes=sort_changes
+                ),
                 lambda outcome: {job.id: job for job in outcome.written},
             )
 
@@ -544,7 +568,8 @@ class JobStoreRepository:
 
         done = self.guard.run(prepare, attempts=attempts, gave_up=gave_up)
         outcome = done.result
-        return ReplaceOutcome(outcome.removed, outcome.written, outcome.backup_path, done.notes)
+        notes = [*done.notes, *self._take_audit_notes()]
+        return ReplaceOutcome(outcome.removed, outcome.written, outcome.backup_path, notes)
 
     def _replace_once(
         self,
@@ -553,10 +578,12 @@ class JobStoreRepository:
         backup_dir: Path | None,
         stamp: str,
         event: AuditEntry | None = None,
+        *,
+        sort_changes: SortChanges | None = None,
     ) -> ReplaceOutcome | None:
         """One all-or-nothing attempt; None if the store moved (rolled back)."""
         conn = self.connection
-        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
+        event = self._ensure_audit(event)  # before the transaction: MariaDB commits DDL
         try:
             with conn.errors(), engine.begin() as c:
                 old = select_rows(c, self.table, decode=False)
@@ -572,7 +599,7 @@ class JobStoreRepository:
                     )
                 writes.replace_rows(c, self.table, old, new)
                 if event is not None:
-                    ids, change = _replacement_change(old, new)
+                    ids, change = _replacement_change(old, new, sort_changes)
                     if backup is not None:
                         change["backup"] = str(backup)
                     # every row rewritten as it was (or none at all): nothing changed
@@ -637,12 +664,12 @@ class JobStoreRepository:
             )
 
         done = self.guard.run(prepare, attempts=attempts, gave_up=gave_up)
-        return DeleteOutcome(done.result, done.notes)
+        return DeleteOutcome(done.result, [*done.notes, *self._take_audit_notes()])
 
     def _cas_delete(self, before: StoredJob, event: AuditEntry | None = None) -> bool:
         """Delete the row if it still holds ``before``'s bytes; False if it moved."""
         conn = self.connection
-        self._ensure_audit(event)  # before the transaction: MariaDB commits DDL at once
+        event = self._ensure_audit(event)  # before the transaction: MariaDB commits DDL
         try:
             with conn.errors(), conn.engine("rw").begin() as c:
                 writes.cas_delete(c, self.table, before)
@@ -753,19 +780,40 @@ class JobStoreRepository:
         """The job table as the audit table names it (``schema.table`` with a schema)."""
         return f"{self.schema}.{self.table_name}" if self.schema else self.table_name
 
-    def _ensure_audit(self, event: AuditEntry | None) -> None:
+    def _ensure_audit(self, event: AuditEntry | None) -> AuditEntry | None:
         """Create the audit table before a write that records ``event`` (never in its
-        transaction: MariaDB would commit it)."""
+        transaction: MariaDB would commit it), only once the write is to happen.
+
+        ``event``, or None when the table cannot be created (an account that may change
+        rows but not create tables): the write then goes ahead without its event, and
+        a note says the change is not recorded.
+        """
         if event is None:
-            return
+            return None
         conn = self.connection
-        with conn.errors():
-            engine = conn.engine("rw")
-            with engine.connect() as c:
-                # no job table: the write itself says the store is not initialised
-                if audit.has_table(c, self.schema) or not conn.has_table(c):
-                    return
-            audit.create_table(engine, self.schema)
+        try:
+            with conn.errors():
+                engine = conn.engine("rw")
+                with engine.connect() as c:
+                    # no job table: the write itself says the store is not initialised
+                    if audit.has_table(c, self.schema) or not conn.has_table(c):
+                        return event
+                audit.create_table(engine, self.schema)
+        except StoreSystemError as exc:  # MariaDB denies even looking at the table
+            if not self._exists_now():
+                raise
+            note = (
+                f"the audit trail could not be written ({_first_line(exc, conn.url)}): "
+                "this change is not recorded"
+            )
+            if note not in self._audit_notes:
+                self._audit_notes.append(note)
+            return None
+        return event
+
+    def _take_audit_notes(self) -> list[str]:
+        notes, self._audit_notes = self._audit_notes, []
+        return notes
 
     def _append(
         self,
@@ -791,7 +839,8 @@ class JobStoreRepository:
         """Record ``event`` in a short transaction of its own: for what changes no job
         (a manual run). Creates the audit table if needed."""
         self.require_store()
-        self._ensure_audit(event)
+        if self._ensure_audit(event) is None:
+            raise StoreSystemError(self._take_audit_notes()[0])
         conn = self.connection
         with conn.errors(), conn.engine("rw").begin() as c:
             self._append(c, event, job_ids, outcome, change)
@@ -847,16 +896,35 @@ def _utc(job: StoredJob) -> str | None:
         return str(when)
 
 
+def _first_line(exc: BaseException, url: str) -> str:
+    """The driver's own first line of the error behind ``exc``, the URL's password
+    masked (the store's name and hint are already in the command's output)."""
+    cause = exc.__cause__
+    orig = getattr(cause, "orig", cause) or exc
+    lines = str(orig).strip().splitlines()
+    return redact(lines[0] if lines else type(orig).__name__, url)
+
+
 def _replacement_change(
-    old: Sequence[StoredJob], new: Sequence[StoredJob]
+    old: Sequence[StoredJob], new: Sequence[StoredJob], sort_changes: SortChanges | None = None
 ) -> tuple[list[str], dict[str, Any]]:
-    """The ids a replacement touched, and its counts and ids added/removed/changed."""
-    before = {job.id: job.raw_job_state for job in old}
-    after = {job.id: job.job_state for job in new}
-    added = sorted(i for i in after if i not in before)
-    removed = sorted(i for i in before if i not in after)
-    changed = sorted(i for i in after if i in before and before[i] != after[i])
-    unchanged = len(after) - len(added) - len(changed)
+    """The ids a replacement touched, and its counts and ids added/removed/changed: as
+    ``sort_changes`` sorts them (the diff's rule: a row whose fields are the same is
+    unchanged, whatever its next run time's bytes), else by the rows' bytes."""
+    sorted_ids = None
+    if sort_changes is not None:
+        try:
+            sorted_ids = sort_changes(old, new)
+        except Exception:  # noqa: BLE001 - the event must never fail the write
+            sorted_ids = None
+    if sorted_ids is None:
+        sorted_ids = _sorted_by_bytes(old, new)
+    added, removed, changed, unchanged = (
+        sorted(sorted_ids.added),
+        sorted(sorted_ids.removed),
+        sorted(sorted_ids.changed),
+        sorted_ids.unchanged,
+    )
     change: dict[str, Any] = {
         "counts": {
             "added": len(added),
@@ -869,3 +937,16 @@ def _replacement_change(
         "changed": changed[: audit.MAX_IDS],
     }
     return [*added, *removed, *changed], change
+
+
+def _sorted_by_bytes(old: Sequence[StoredJob], new: Sequence[StoredJob]) -> SortedChanges:
+    before = {job.id: job.raw_job_state for job in old}
+    after = {job.id: job.job_state for job in new}
+    changed = [i for i in after if i in before and before[i] != after[i]]
+    added = [i for i in after if i not in before]
+    return SortedChanges(
+        added=added,
+        removed=[i for i in before if i not in after],
+        changed=changed,
+        unchanged=len(after) - len(added) - len(changed),
+    )

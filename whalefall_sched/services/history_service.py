@@ -181,6 +181,15 @@ class LastRun:
     status: str
 
 
+@dataclass(frozen=True)
+class SchedulerRuns:
+    """The run history as evidence that a scheduler is alive: when the latest run the
+    scheduler started (``trigger_source`` ``scheduled``) began. Manual runs (``run``,
+    the host's own) do not count: they prove nothing about a scheduler."""
+
+    latest_started_at: str | None
+
+
 class NoHistoryError(StoreConflictError):
     """Neither history source exists (exit 4, as a store that is not initialised)."""
 
@@ -275,6 +284,14 @@ class HistoryService:
             for task, run in reader.latest_runs().items()
         }
 
+    def scheduler_runs(self) -> SchedulerRuns | None:
+        """The history as ``status``'s evidence (one query after the table check), or
+        None when there is no history."""
+        reader = self._source()
+        if not reader.exists():
+            return None
+        return SchedulerRuns(host_time(reader.latest_start("scheduled")))
+
 
 # -- a manual run's record ------------------------------------------------------------
 
@@ -312,18 +329,20 @@ class ManualRunRecord:
             )
         )
 
-    def finish(self, *, succeeded: bool, duration: float, error: str | None) -> None:
-        """Write the outcome."""
+    def finish(self, *, succeeded: bool, error: str | None) -> None:
+        """Write the outcome. ``duration_ms`` is ``completed_at - started_at``, as the
+        host's ``task_runs`` gives it (the child process's start and end included)."""
         if self.started is None or self.problem is not None:
             return
         completed = datetime.now(UTC)
+        duration_ms = max(0, round((completed - self.started).total_seconds() * 1000))
         self._write(
             lambda writer: writer.update(
                 self.run_id,
                 {
                     "status": "completed" if succeeded else "failed",
                     "completed_at": completed,
-                    "duration_ms": round(duration * 1000),
+                    "duration_ms": duration_ms,
                     "error_message": error,
                 },
             )

@@ -175,20 +175,39 @@ class ManualRuns(ActionsBase):
             if message.get("event") == "started" and on_start is not None:
                 on_start(run.thread_name, int(message.get("pid") or 0))
 
-        end = run_in_child(body, timeout=timeout, on_message=started)
+        try:
+            end = run_in_child(body, timeout=timeout, on_message=started)
+        except BaseException as exc:  # Ctrl-C, or the child could not be run or waited for
+            self._interrupted(run, record, exc)
+            raise
         try:
             result = self._child_result(run, end, timeout)
         except StoreConflictError as exc:
             if record is not None:
-                record.finish(succeeded=False, duration=end.seconds, error=str(exc))
+                record.finish(succeeded=False, error=str(exc))
             raise
         if record is not None:
-            record.finish(
-                succeeded=result.succeeded, duration=result.duration_seconds, error=result.error
-            )
+            record.finish(succeeded=result.succeeded, error=result.error)
             if record.problem is not None:
                 result = dataclasses.replace(result, notes=[*result.notes, record.problem])
         return self._audited_run(result)
+
+    def _interrupted(
+        self, run: _ManualRun, record: ManualRunRecord | None, exc: BaseException
+    ) -> None:
+        """Finish a run whose wait was interrupted (``exc`` is re-raised after): its
+        history record failed with ``interrupted`` (or the exception's text) instead of
+        ``running`` forever, and its audit event ``failed``. Nothing here may hide ``exc``."""
+        error = "interrupted" if isinstance(exc, KeyboardInterrupt) else _error_text(exc)
+        try:
+            if record is not None:
+                record.finish(succeeded=False, error=error)
+            change: dict[str, Any] = {"interrupted": True, "error": error}
+            self._repo.record(self._audit.entry("run"), [run.job_id], "failed", change)
+        except Exception:  # the interruption is what the operator must see
+            logger.debug("recording an interrupted run failed", exc_info=True)
+        finally:
+            self._repo.close()
 
     def _audited_run(self, result: ManualRunResult) -> ManualRunResult:
         """``result`` once its event is recorded, in a transaction of its own: a run

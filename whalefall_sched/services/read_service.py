@@ -23,7 +23,7 @@ from whalefall_sched.services.dto import (
     iso,
     utc_z,
 )
-from whalefall_sched.services.history_service import LastRun
+from whalefall_sched.services.history_service import LastRun, SchedulerRuns
 from whalefall_sched.services.job_ids import find_job
 from whalefall_sched.services.tasks_file import TasksFile
 from whalefall_sched.services.timeline_dto import JobNextFireTimes, Timeline
@@ -61,12 +61,15 @@ class SchedulerJobsReadService:
         tasks: TasksFile | Callable[[], TasksFile | None] | None = None,
         *,
         last_runs: Callable[[], Mapping[str, LastRun] | None] | None = None,
+        scheduler_runs: Callable[[], SchedulerRuns | None] | None = None,
     ) -> None:
         self._repo = repository
         self._tasks_source = tasks
         #: Each task's latest run (the run history), read once when first needed.
         self._last_runs_source = last_runs
         self._last_runs: Mapping[str, LastRun] | None = None
+        #: The history as ``status``'s evidence (runs the scheduler started only).
+        self._scheduler_runs = scheduler_runs
         #: Each paused job's latest pause event, read once (services/audit.py).
         self._pauses: dict[str, AuditRow] | None = None
 
@@ -311,7 +314,7 @@ class SchedulerJobsReadService:
             )
         if "overdue_jobs" in liveness["judged_by"] and not states.count(STATE_RUNNING):
             liveness["summary"] += "; no running job to judge by"
-        _with_history(liveness, self._runs(), now)
+        _with_history(liveness, self._evidence(notes), now)
         return StoreStatus(
             store=where,
             reachable=True,
@@ -331,6 +334,17 @@ class SchedulerJobsReadService:
             notes=notes,
             liveness=liveness,
         )
+
+    def _evidence(self, notes: list[str]) -> SchedulerRuns | None:
+        """The run history's evidence for ``status``; a history that cannot be read is
+        a note (``notes``, in the document), never a failure."""
+        if self._scheduler_runs is None:
+            return None
+        try:
+            return self._scheduler_runs()
+        except WhaleFallSchedError as exc:
+            notes.append(f"{exc}; the run history is not judged")
+            return None
 
     def _safe_item(self, job: StoredJob) -> SchedulerJobListItem:
         """The row's item; a row whose item cannot be built (or turned into JSON) is
@@ -498,24 +512,23 @@ def _liveness(lock: SchedulerLock | None) -> dict[str, Any]:
     }
 
 
-def _with_history(
-    liveness: dict[str, Any], runs: Mapping[str, LastRun] | None, now: datetime
-) -> None:
-    """Add the run history's latest run to ``liveness``, where there is a history: a run
-    the scheduler started lately is evidence it was alive then (never a reason to be
-    degraded: a store of daily jobs has no recent run)."""
+def _with_history(liveness: dict[str, Any], runs: SchedulerRuns | None, now: datetime) -> None:
+    """Add the latest run the scheduler started to ``liveness``, where there is a
+    history: a run the scheduler started lately is evidence it was alive then (never a
+    reason to be degraded: a store of daily jobs has no recent run). A manual run is no
+    evidence: ``run`` starts it without any scheduler."""
     if runs is None:
         return
-    starts = [_aware(run.started_at) for run in runs.values() if run.started_at]
-    latest = max(starts, default=None)
+    started = runs.latest_started_at
+    latest = _aware(started) if started else None
     liveness["judged_by"].append("run_history")
     liveness["latest_run"] = iso(latest)
     liveness["latest_run_utc"] = utc_z(iso(latest))
     if latest is None:
-        liveness["summary"] += "; the run history holds no run"
+        liveness["summary"] += "; the run history holds no scheduled run"
         return
     ago = max(0, int((now - latest).total_seconds()))
-    liveness["summary"] += f"; the run history's latest run started {ago}s ago"
+    liveness["summary"] += f"; the run history's latest scheduled run started {ago}s ago"
 
 
 def _aware(value: str) -> datetime:

@@ -15,6 +15,7 @@ from whalefall_sched.errors import (
     TasksFileError,
 )
 from whalefall_sched.repository import StoredJob, encode_row, unsafe_reason
+from whalefall_sched.repository.store import SortedChanges
 from whalefall_sched.services.actions_base import ActionsBase
 from whalefall_sched.services.diff import (
     REMOVED_DISABLED,
@@ -182,7 +183,12 @@ class Replacements(ActionsBase):
         """
         command = "reload" if plan.restored_from is None else "restore"
         event = self._audit.entry(command)
-        outcome = self._repo.replace_all(plan.rows, backup_dir=backup_dir, event=event)
+        outcome = self._repo.replace_all(
+            plan.rows,
+            backup_dir=backup_dir,
+            event=event,
+            sort_changes=lambda old, _new: _sorted_as_diffed(self._diff(plan, old)),
+        )
         # Committed: from here on nothing may turn the report into a failure.
         notes = [*plan.notes, *outcome.notes]
         if outcome.removed:  # with no old jobs, no scheduler can be waiting on this store
@@ -267,3 +273,15 @@ def _paused_meanwhile(plan: Replacement, removed: Sequence[StoredJob]) -> list[s
         f"paused while the reload was prepared, so written running: {', '.join(late)} "
         "(pause them again)"
     ]
+
+
+def _sorted_as_diffed(diff: ReplacementDiff) -> SortedChanges:
+    """The event's ids as the diff sorts them: a job whose fields are the same is
+    unchanged (its next run time aside); one only paused or resumed is changed."""
+    changed = {job.id for job in diff.changed} | set(diff.resumed) | set(diff.paused)
+    return SortedChanges(
+        added=list(diff.added),
+        removed=[job.id for job in diff.removed],
+        changed=sorted(changed),
+        unchanged=len(diff.unchanged),
+    )
