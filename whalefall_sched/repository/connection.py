@@ -5,10 +5,10 @@ session settings, the job table's definition, and database errors turned into th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from whalefall_sched.errors import (
     InvalidInputError,
@@ -17,11 +17,18 @@ from whalefall_sched.errors import (
     WhaleFallSchedError,
 )
 from whalefall_sched.masking import mask_url, redact
-from whalefall_sched.repository.sqlite_files import idle_wal_database
+from whalefall_sched.repository.sqlite_files import (
+    hot_journal,
+    idle_wal_database,
+    read_recovered_copy,
+    unfinished_wal,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine, Table
     from sqlalchemy.engine import URL
+
+_T = TypeVar("_T")
 
 #: ``ro`` reads only (never creates the SQLite file), ``rw`` writes an existing store,
 #: ``rwc`` may create the SQLite file and its directory (``init`` only).
@@ -298,6 +305,27 @@ class StoreConnection:
         return inspect(conn).has_table(self.table_name, schema=self.schema)
 
     # -- errors --------------------------------------------------------------
+
+    def read_only(self, query: Callable[[Connection], _T]) -> _T:
+        """Run ``query`` on a read-only connection; never write the database.
+
+        Past a hot journal or an unfinished WAL left by a killed writer, the query runs on
+        a recovered private copy (:func:`.sqlite_files.read_recovered_copy`).
+        """
+        from sqlalchemy.exc import OperationalError
+
+        path = self.sqlite_path()
+        if path is not None and unfinished_wal(path):
+            return read_recovered_copy(path, query, self.errors)
+        try:
+            with self.errors(), self.engine("ro").connect() as c:
+                return query(c)
+        except StoreSystemError as exc:
+            if not (path is not None and hot_journal(path)):
+                raise
+            if not isinstance(exc.__cause__, OperationalError):
+                raise
+            return read_recovered_copy(path, query, self.errors)
 
     @contextmanager
     def errors(self) -> Iterator[None]:

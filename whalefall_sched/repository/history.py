@@ -22,13 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from whalefall_sched.errors import StoreSystemError, WhaleFallSchedError
+from whalefall_sched.errors import WhaleFallSchedError
 from whalefall_sched.repository.connection import StoreConnection
-from whalefall_sched.repository.sqlite_files import (
-    hot_journal,
-    read_recovered_copy,
-    unfinished_wal,
-)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine, MetaData, Table
@@ -254,22 +249,8 @@ class HistoryReader:
     def _read(self, query: Callable[[Connection], _T]) -> _T:
         """``query`` on a read-only connection (a recovered copy past a crashed writer),
         with the messages naming the run history rather than the job store."""
-        from sqlalchemy.exc import OperationalError
-
-        conn = self.connection
-        path = conn.sqlite_path()
         with _named():
-            if path is not None and unfinished_wal(path):
-                return read_recovered_copy(path, query, conn.errors)
-            try:
-                with conn.errors(), conn.engine("ro").connect() as c:
-                    return query(c)
-            except StoreSystemError as exc:
-                if not (path is not None and hot_journal(path)):
-                    raise
-                if not isinstance(exc.__cause__, OperationalError):
-                    raise
-                return read_recovered_copy(path, query, conn.errors)
+            return self.connection.read_only(query)
 
     def exists(self) -> bool:
         """Whether the source's run table is there. Creates nothing (a missing SQLite

@@ -41,7 +41,6 @@ from whalefall_sched.repository.sqlite_files import (
     SchedulerLock,
     hot_journal,
     probe_scheduler_lock,
-    read_recovered_copy,
     unfinished_wal,
 )
 
@@ -175,26 +174,9 @@ class JobStoreRepository:
     # -- reading -----------------------------------------------------------
 
     def _read(self, query: Callable[[Connection], _T]) -> _T:
-        """Run ``query`` on a read-only connection; never write the store.
-
-        Past a hot journal or an unfinished WAL left by a killed writer, the query runs on
-        a recovered private copy (:func:`.sqlite_files.read_recovered_copy`).
-        """
-        from sqlalchemy.exc import OperationalError
-
-        conn = self.connection
-        path = conn.sqlite_path()
-        if path is not None and unfinished_wal(path):
-            return read_recovered_copy(path, query, conn.errors)
-        try:
-            with conn.errors(), conn.engine("ro").connect() as c:
-                return query(c)
-        except StoreSystemError as exc:
-            if not (path is not None and hot_journal(path)):
-                raise
-            if not isinstance(exc.__cause__, OperationalError):
-                raise
-            return read_recovered_copy(path, query, conn.errors)
+        """Run ``query`` on a read-only connection; never write the store
+        (:meth:`.connection.StoreConnection.read_only`)."""
+        return self.connection.read_only(query)
 
     def _read_sqlite3(self, path: Path, query: Callable[[sqlite3.Connection], _T]) -> _T:
         """:meth:`_read` for a plain SQLite file, through stdlib ``sqlite3``."""
@@ -800,8 +782,8 @@ class JobStoreRepository:
                         return event
                 audit.create_table(engine, self.schema)
         except StoreSystemError as exc:  # MariaDB denies even looking at the table
-            if not self._exists_now():
-                raise
+            if not _denied(exc) or not self._exists_now():
+                raise  # a server gone is a failure of the write, not a missing right
             note = (
                 f"the audit trail could not be written ({_first_line(exc, conn.url)}): "
                 "this change is not recorded"
@@ -950,3 +932,18 @@ def _sorted_by_bytes(old: Sequence[StoredJob], new: Sequence[StoredJob]) -> Sort
         changed=changed,
         unchanged=len(after) - len(added) - len(changed),
     )
+
+
+#: MySQL/MariaDB errors of a refused privilege: on the database, a table, an operation.
+_MYSQL_DENIED = frozenset({1044, 1142, 1227})
+
+
+def _denied(exc: BaseException) -> bool:
+    """Whether a database error is a refused privilege (PostgreSQL's SQLSTATE 42501,
+    MySQL's access-denied errors), not a failure of the server or the connection."""
+    cause = exc.__cause__
+    orig = getattr(cause, "orig", cause)
+    if getattr(orig, "sqlstate", None) == "42501":
+        return True
+    args: tuple[object, ...] = tuple(getattr(orig, "args", ()))
+    return bool(args) and args[0] in _MYSQL_DENIED
