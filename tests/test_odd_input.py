@@ -219,3 +219,10 @@ def test_a_backup_that_is_not_a_regular_file_is_refused_before_it_is_read(
     stderr = _one_line(cli("restore", str(huge), "--yes", url=sqlite_stock.url), 2)
     assert f"over the size limit: larger than {MAX_BACKUP_BYTES:,} bytes" in stderr
     assert sqlite_stock.fingerprint() == before
+
+
+def test_an_unknown_mysql_charset_in_the_url_is_a_usage_error(cli: Invoke) -> None:
+    result = cli("list", url="mysql+pymysql://root@127.0.0.1:1/test?charset=nope")
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: unknown MySQL character set 'nope'")

@@ -222,6 +222,7 @@ class StoreConnection:
             if mode == "ro":
                 session_sql.append("SET SESSION TRANSACTION READ ONLY")
             if url.drivername.endswith("pymysql"):
+                _check_pymysql_charset(url.query.get("charset"))
                 # PyMySQL's connect_timeout covers only the TCP connect: the handshake that
                 # follows (and every reply) waits read_timeout, unbounded by default, so a
                 # server that accepts and never answers would hang the command forever.
@@ -369,4 +370,22 @@ class StoreConnection:
             return TransientError(f"job store {self.where}: {detail}")
         return StoreSystemError(
             f"job store {self.where}: {detail} (check the server, {self.url_option} and --timeout)"
+        )
+
+
+def _check_pymysql_charset(charset: object) -> None:
+    """A ``?charset=`` PyMySQL does not know is a usage error naming it (PyMySQL itself
+    fails with an AttributeError deep in its handshake)."""
+    if not isinstance(charset, str):
+        return
+    from pymysql.charset import charset_by_name
+
+    try:
+        known = charset_by_name(charset) is not None
+    except KeyError:
+        known = False
+    if not known:
+        raise InvalidInputError(
+            f"unknown MySQL character set {charset!r} in the URL's ?charset= "
+            "(utf8mb4, the default, is what stock APScheduler's tables use)"
         )
