@@ -19,7 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from tests.conftest import Invoke, StockStore
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerJobsReadService
-from whalefall_sched.services.read_service import NO_LOCK_NOTE
+from whalefall_sched.services.status import NO_LOCK_NOTE
 from whalefall_sched.services.tasks_file import load_tasks_file
 
 

@@ -18,7 +18,7 @@ from tests.conftest import Invoke, StockStore
 from tests.test_history import HostBase, TaskRun
 from tests.test_status import _add_overdue_job
 from whalefall_sched.integration import record_runs
-from whalefall_sched.services.read_service import OVERDUE_AFTER
+from whalefall_sched.services.status import OVERDUE_AFTER
 
 
 def _status(cli: Invoke, url: str) -> tuple[int, dict[str, Any]]:

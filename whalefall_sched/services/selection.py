@@ -144,7 +144,7 @@ def _read_selection(
 def _in_state(repository: JobStoreRepository, candidates: set[str], wanted: str) -> set[str]:
     """Those of ``candidates`` whose decoded state is ``wanted``: the rows are read only
     where their ``next_run_time`` column says they may be (as ``list --state`` does)."""
-    from whalefall_sched.services.read_service import job_state_name
+    from whalefall_sched.services.items import job_state_name
 
     if not candidates:
         return set()

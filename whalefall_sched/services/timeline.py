@@ -22,7 +22,7 @@ from whalefall_sched.services.fire_times import (
     FireTimeSearch,
     FireTimeSearchLimitError,
 )
-from whalefall_sched.services.read_service import job_state_name
+from whalefall_sched.services.items import job_state_name
 from whalefall_sched.services.timeline_dto import Collision, JobFireTimes, Timeline
 
 #: ``get --next N``: N at most.
