@@ -3,7 +3,7 @@
 One table of the tool's own, ``whalefall_sched_audit``, beside the job table (same
 schema), shared by every job table of that schema (``job_table`` says whose event it
 is). A stock scheduler never looks at it. Writes append a row in the same transaction
-as the change they record (:mod:`.store` passes the connection); reads open it
+as the change they record (:mod:`.audit_trail` passes the connection); reads open it
 read-only and never create it: a store without the table simply has no events.
 """
 
