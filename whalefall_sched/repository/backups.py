@@ -80,19 +80,19 @@ def read_backup(
     ``where`` names the store in messages; ``default_dir`` is where backups are written
     by default, for the hint when ``path`` cannot be read.
     """
+    hint = f"reload and delete save backups in {default_dir.absolute()}"
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except RecursionError as exc:
         raise InvalidInputError(f"backup {path} is nested too deeply to be a backup") from exc
     except OSError as exc:
         raise InvalidInputError(
-            f"cannot read backup {path}: {exc.strerror or exc} "
-            f"(reload saves them in {default_dir.absolute()})"
+            f"cannot read backup {path}: {exc.strerror or exc} ({hint})"
         ) from exc
     except ValueError as exc:
-        raise InvalidInputError(f"backup {path} is not JSON: {exc}") from exc
+        raise InvalidInputError(f"backup {path} is not JSON: {exc} ({hint})") from exc
     if not isinstance(document, dict) or document.get("format") != BACKUP_FORMAT:
-        raise InvalidInputError(f"{path} is not a whalefall-sched backup ({BACKUP_FORMAT})")
+        raise InvalidInputError(f"{path} is not a whalefall-sched backup ({BACKUP_FORMAT}); {hint}")
     found_table, found_schema = document.get("table"), document.get("schema")
     if (found_table, found_schema) != (table, schema):
         label = f"{found_schema}.{found_table}" if found_schema else found_table
