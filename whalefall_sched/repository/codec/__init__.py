@@ -26,7 +26,8 @@ the restricted unpickler, so every refusal and its message are the restricted
 unpickler's.
 
 Modules: ``allowlist.py`` (what may be resolved, stand-ins and BUILD checks),
-``unpickler.py`` (the restricted unpickler), ``fast.py`` (the fast path),
+``unpickler.py`` (the restricted unpickler), ``accounting.py`` (its load accounting),
+``fast.py`` (the fast path),
 ``shape.py`` (the shape check of the result), ``limits.py`` (the limits and the error).
 """
 
