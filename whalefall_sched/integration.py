@@ -91,7 +91,7 @@ class RunRecorder:
     def __init__(self, scheduler: Any, engine: Any, table: str, schema: str | None) -> None:
         import queue
 
-        from whalefall_sched.repository.history import OwnRunsWriter
+        from whalefall_sched.repository.own_runs import OwnRunsWriter
 
         self.scheduler = scheduler
         self.writer = OwnRunsWriter(engine, table, schema)

@@ -21,9 +21,10 @@ from whalefall_sched.masking import mask_url
 from whalefall_sched.repository import audit, backups, reads, writes
 from whalefall_sched.repository.audit import AuditEntry
 from whalefall_sched.repository.audit_trail import SortChanges, replacement_change, utc
-from whalefall_sched.repository.connection import StoreConnection, TransientError
+from whalefall_sched.repository.connection import StoreConnection
 from whalefall_sched.repository.due_row_guard import Attempt, DueRowGuard
 from whalefall_sched.repository.rows import StoredJob, encode_row, read_row, select_rows
+from whalefall_sched.repository.store_errors import TransientError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

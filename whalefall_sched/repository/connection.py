@@ -1,22 +1,18 @@
-"""How the repository reaches a store: the URL, one engine per access mode, the dialect's
-session settings, the job table's definition, and database errors turned into the core's.
+"""How the repository reaches a store: one engine per access mode, the dialect's session
+settings, the job table's definition, and read-only queries; the URL and driver checks
+are ``store_url.py``'s, the translation of database errors ``store_errors.py``'s.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from whalefall_sched.errors import (
-    InvalidInputError,
-    StoreConflictError,
-    StoreSystemError,
-    WhaleFallSchedError,
-)
+from whalefall_sched.errors import InvalidInputError, StoreConflictError, StoreSystemError
 from whalefall_sched.masking import mask_url, redact
+from whalefall_sched.repository import store_errors, store_url
 from whalefall_sched.repository.sqlite_files import (
     hot_journal,
     idle_wal_database,
@@ -33,48 +29,6 @@ _T = TypeVar("_T")
 #: ``ro`` reads only (never creates the SQLite file), ``rw`` writes an existing store,
 #: ``rwc`` may create the SQLite file and its directory (``init`` only).
 Mode = Literal["ro", "rw", "rwc"]
-
-#: Fragments of driver messages for transactions the database aborted on its own.
-_TRANSIENT = (
-    "deadlock",  # PostgreSQL 40P01, MySQL/MariaDB 1213
-    "lock timeout",  # PostgreSQL 55P03 (lock_timeout)
-    "could not serialize",  # PostgreSQL 40001
-    "lock wait timeout",  # MySQL/MariaDB 1205
-)
-
-
-#: A SQLite URL stdlib ``sqlite3`` reads without SQLAlchemy: the default driver, a file,
-#: no query string. Anything else is parsed by SQLAlchemy (what ``make_url`` reads as
-#: the database here is the same text, percent-decoded).
-_PLAIN_SQLITE = re.compile(r"sqlite(?:\+pysqlite)?:///(?P<database>[^?]*)")
-
-
-def sqlite_missing(path: Path) -> str | None:
-    """Why no SQLite store file is at ``path`` (the file, or its directory, does not
-    exist), or None when something is there. Looks only; creates nothing."""
-    if path.exists():
-        return None
-    parent = path.absolute().parent
-    if parent.exists() and not parent.is_dir():
-        return f"{parent} is not a directory"
-    if not parent.exists():
-        return f"the directory {parent} does not exist"
-    return "the file does not exist"
-
-
-#: URL scheme -> the package extra that installs its driver, and the URL that uses it.
-_EXTRAS = {
-    "postgresql": ("postgres", "postgresql+psycopg://..."),
-    "postgres": ("postgres", "postgresql+psycopg://..."),
-    "mysql": ("mysql", "mysql+pymysql://..."),
-    "mariadb": ("mysql", "mysql+pymysql://..."),
-}
-#: The driver module each extra installs.
-_EXTRA_DRIVERS = {"postgres": "psycopg", "mysql": "pymysql"}
-
-
-class TransientError(StoreConflictError):
-    """The database aborted a transaction that is worth retrying (deadlock, serialization)."""
 
 
 class StoreConnection:
@@ -105,55 +59,19 @@ class StoreConnection:
         qualified = f"{self.schema}.{self.table_name}" if self.schema else self.table_name
         return f"{mask_url(self.url)} (table {qualified})"
 
-    def _check_at_signs(self) -> None:
-        # every '@' before the path's end or the query: '/' may be part of a password
-        if self.url.partition("://")[2].partition("?")[0].count("@") > 1:
-            raise InvalidInputError(
-                f"invalid store URL {mask_url(self.url)!r}: percent-encode '@' in the "
-                "user name or password as %40"
-            )
-
     def plain_sqlite_file(self) -> Path | None:
         """The file of a plain SQLite URL (``sqlite:///path``, default driver, no query,
         no schema), which reads open with stdlib ``sqlite3`` (:mod:`.sqlite_reads`);
         None for any other URL. Imports no SQLAlchemy."""
-        self._check_at_signs()
-        match = _PLAIN_SQLITE.fullmatch(self.url)
-        if match is None or self.schema is not None:
-            return None
-        from urllib.parse import unquote
-
-        database = unquote(match["database"])
-        if database in ("", ":memory:") or database.startswith("file:"):
-            return None
-        return Path(database)
+        return store_url.plain_sqlite_file(self.url, self.schema)
 
     def parsed_url(self) -> URL:
         """The URL as SQLAlchemy reads it; :class:`InvalidInputError` if it cannot."""
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        self._check_at_signs()
-        try:
-            return make_url(self.url)
-        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
-            raise InvalidInputError(
-                f"invalid store URL {mask_url(self.url)!r}; want e.g. "
-                "sqlite:///userdata/scheduler.db or postgresql+psycopg://user@host/db"
-            ) from exc
+        return store_url.parse_url(self.url)
 
     def sqlite_path(self) -> Path | None:
         """The database file of a SQLite store, None for other stores or in-memory ones."""
-        plain = self.plain_sqlite_file()
-        if plain is not None:
-            return plain
-        url = self.parsed_url()
-        if not url.drivername.startswith("sqlite"):
-            return None
-        database = url.database or ""
-        if database in ("", ":memory:") or database.startswith("file:"):
-            return None
-        return Path(database)
+        return store_url.sqlite_path(self.url, self.schema)
 
     def not_initialised(self) -> StoreConflictError:
         """The error for a store whose file or table does not exist: it names the path or
@@ -163,7 +81,7 @@ class StoreConnection:
         if path is None:
             where, why = mask_url(self.url), f"table {qualified} does not exist"
         else:
-            why = sqlite_missing(path) or f"the file has no table {qualified}"
+            why = store_url.sqlite_missing(path) or f"the file has no table {qualified}"
             where = str(path.absolute())
         return StoreConflictError(
             f"job store not initialised at {where} ({why}); run `whalefall-sched init` to create it"
@@ -222,7 +140,7 @@ class StoreConnection:
             if mode == "ro":
                 session_sql.append("SET SESSION TRANSACTION READ ONLY")
             if url.drivername.endswith("pymysql"):
-                _check_pymysql_charset(url.query.get("charset"))
+                store_url.check_pymysql_charset(url.query.get("charset"))
                 # PyMySQL's connect_timeout covers only the TCP connect: the handshake that
                 # follows (and every reply) waits read_timeout, unbounded by default, so a
                 # server that accepts and never answers would hang the command forever.
@@ -260,20 +178,7 @@ class StoreConnection:
     def missing_driver(self, module: str) -> InvalidInputError:
         """The error for a URL whose database driver is not installed: it names the
         command that installs it (the package's ``postgres`` or ``mysql`` extra)."""
-        scheme = self.url.partition("://")[0].partition("+")[0].lower()
-        extra, url_form = _EXTRAS.get(scheme, (None, ""))
-        top = module.partition(".")[0]
-        message = f"cannot use store URL {mask_url(self.url)!r}: its driver {top} is not installed"
-        if extra is None:
-            return InvalidInputError(f"{message}; install {top}")
-        install = (
-            f"`uv sync --extra {extra}` (in a clone) or `pip install 'whalefall-sched[{extra}]'`"
-        )
-        if top != _EXTRA_DRIVERS[extra]:  # another driver than the extra's, e.g. psycopg2
-            return InvalidInputError(
-                f"{message}; use {url_form} and install its driver with {install}"
-            )
-        return InvalidInputError(f"{message}; install it with {install}")
+        return store_url.missing_driver(self.url, module)
 
     def close(self) -> None:
         """Release every connection pool."""
@@ -328,64 +233,12 @@ class StoreConnection:
                 raise
             return read_recovered_copy(path, query, self.errors)
 
-    @contextmanager
-    def errors(self) -> Iterator[None]:
-        """Turn database errors into the core's errors, with the URL masked."""
-        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+    def errors(self) -> AbstractContextManager[None]:
+        """Turn database errors into the core's errors, with the URL masked
+        (:func:`.store_errors.sqlalchemy_errors`)."""
+        return store_errors.sqlalchemy_errors(self)
 
-        try:
-            yield
-        except WhaleFallSchedError:
-            raise
-        except DBAPIError as exc:
-            raise self._driver_error(exc.orig, exc) from exc
-        except SQLAlchemyError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise StoreSystemError(f"job store {self.where}: {redact(first, self.url)}") from exc
-
-    @contextmanager
-    def sqlite3_errors(self) -> Iterator[None]:
+    def sqlite3_errors(self) -> AbstractContextManager[None]:
         """:meth:`errors` for stdlib ``sqlite3`` connections: the same errors, the same
-        messages (SQLAlchemy's are made from the driver's own)."""
-        import sqlite3
-
-        try:
-            yield
-        except WhaleFallSchedError:
-            raise
-        except sqlite3.Error as exc:
-            raise self._driver_error(exc, exc) from exc
-
-    def _driver_error(self, orig: object, exc: BaseException) -> WhaleFallSchedError:
-        """The core's error for a driver's exception ``orig`` (raised as ``exc``): its
-        first line, URL masked."""
-        lines = str(orig).strip().splitlines() if orig is not None else []
-        detail = redact(lines[0] if lines else type(orig or exc).__name__, self.url)
-        if "database is locked" in detail:
-            return StoreConflictError(
-                f"job store {self.where} stayed locked by another writer for "
-                f"{self.timeout:g}s; nothing written, try again"
-            )
-        if any(fragment in detail.lower() for fragment in _TRANSIENT):
-            return TransientError(f"job store {self.where}: {detail}")
-        return StoreSystemError(
-            f"job store {self.where}: {detail} (check the server, {self.url_option} and --timeout)"
-        )
-
-
-def _check_pymysql_charset(charset: object) -> None:
-    """A ``?charset=`` PyMySQL does not know is a usage error naming it (PyMySQL itself
-    fails with an AttributeError deep in its handshake)."""
-    if not isinstance(charset, str):
-        return
-    from pymysql.charset import charset_by_name
-
-    try:
-        known = charset_by_name(charset) is not None
-    except KeyError:
-        known = False
-    if not known:
-        raise InvalidInputError(
-            f"unknown MySQL character set {charset!r} in the URL's ?charset= "
-            "(utf8mb4, the default, is what stock APScheduler's tables use)"
-        )
+        messages (:func:`.store_errors.sqlite3_errors`)."""
+        return store_errors.sqlite3_errors(self)

@@ -1,12 +1,15 @@
-"""Run history: the only code with SQL for it.
-
-Two sources, one shape (:class:`RunRow`):
+"""Reading the run history: two sources, one shape (:class:`RunRow`); never creates or
+writes anything.
 
 - the host's own ``task_runs`` and ``task_run_items`` tables (WhaleFall 2026-07), in the
   application's database (``--history-url``): read only, never created or written;
 - the tool's own ``whalefall_sched_runs`` table in the job store's database, for hosts
-  without ``task_runs``: written by :class:`OwnRunsWriter` (the host integration
-  ``record_runs`` and the ``run`` command), created by the first write, never by a read.
+  without ``task_runs``: written by :class:`~.own_runs.OwnRunsWriter` (the host
+  integration ``record_runs`` and the ``run`` command), created by the first write,
+  never by a read.
+
+The tables are defined in ``history_tables.py``; the run history's SQL is in this module
+and ``own_runs.py`` only.
 
 Reads have the job store reads' guarantees (:mod:`.connection`, :mod:`.sqlite_files`):
 a SQLite file opened by a ``mode=ro`` URI (a missing file is "no history", never created),
@@ -18,29 +21,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from whalefall_sched.errors import WhaleFallSchedError
 from whalefall_sched.repository.connection import StoreConnection
+from whalefall_sched.repository.history_tables import HOST_RUNS, OWN_RUNS, host_tables, own_table
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine, MetaData, Table
+    from sqlalchemy import Connection, Table
 
 _T = TypeVar("_T")
 
-#: The host's tables (WhaleFall 2026-07 ``app/models/task_run*.py``).
-HOST_RUNS = "task_runs"
-HOST_ITEMS = "task_run_items"
-#: The tool's own table, in the job store's database.
-OWN_RUNS = "whalefall_sched_runs"
 #: The most rows any one read returns.
 MAX_ROWS = 1000
 #: Items of one run shown at most.
 MAX_ITEMS = 500
-#: Longest error message or result summary the tool writes into its own table.
-TEXT_LIMIT = 4000
 
 Kind = Literal["host", "own"]
 
@@ -85,117 +82,6 @@ class RunItemRow:
     error_message: str | None
     metrics: Any = None
     details: Any = None
-
-
-# -- table definitions ----------------------------------------------------------------
-
-
-def _json_type() -> Any:
-    from sqlalchemy import JSON
-    from sqlalchemy.dialects import postgresql
-
-    return JSON().with_variant(postgresql.JSONB(), "postgresql")
-
-
-def host_tables(metadata: MetaData, schema: str | None = None) -> tuple[Table, Table]:
-    """``task_runs`` and ``task_run_items`` as the 2026-07 host's models define them
-    (used to read them here, and by the tests to create them as the host does)."""
-    from sqlalchemy import (
-        Column,
-        DateTime,
-        ForeignKey,
-        Index,
-        Integer,
-        String,
-        Table,
-        Text,
-        UniqueConstraint,
-    )
-
-    runs_key = f"{schema}.{HOST_RUNS}.run_id" if schema else f"{HOST_RUNS}.run_id"
-    runs = Table(
-        HOST_RUNS,
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("run_id", String(36), unique=True, nullable=False, index=True),
-        Column("task_key", String(128), nullable=False, index=True),
-        Column("task_name", String(255), nullable=False),
-        Column("task_category", String(50), nullable=False, index=True),
-        Column("trigger_source", String(20), nullable=False, index=True),
-        Column("status", String(32), nullable=False, default="running", index=True),
-        Column("started_at", DateTime(timezone=True), nullable=False, index=True),
-        Column("completed_at", DateTime(timezone=True), nullable=True),
-        Column("created_by", Integer, nullable=True),
-        Column("progress_total", Integer, nullable=False, default=0),
-        Column("progress_completed", Integer, nullable=False, default=0),
-        Column("progress_failed", Integer, nullable=False, default=0),
-        Column("summary_json", _json_type(), nullable=True),
-        Column("result_url", String(255), nullable=True),
-        Column("error_message", Text, nullable=True),
-        Column("created_at", DateTime(timezone=True)),
-        Column("updated_at", DateTime(timezone=True)),
-        Index("ix_task_runs_task_key_started_at", "task_key", "started_at"),
-        schema=schema,
-    )
-    items = Table(
-        HOST_ITEMS,
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("run_id", String(36), ForeignKey(runs_key), nullable=False, index=True),
-        Column("item_type", String(20), nullable=False, index=True),
-        Column("item_key", String(128), nullable=False, index=True),
-        Column("item_name", String(255), nullable=True),
-        Column("instance_id", Integer, nullable=True, index=True),
-        Column("status", String(32), nullable=False, default="pending", index=True),
-        Column("started_at", DateTime(timezone=True), nullable=True),
-        Column("completed_at", DateTime(timezone=True), nullable=True),
-        Column("metrics_json", _json_type(), nullable=True),
-        Column("details_json", _json_type(), nullable=True),
-        Column("error_message", Text, nullable=True),
-        Column("created_at", DateTime(timezone=True)),
-        Column("updated_at", DateTime(timezone=True)),
-        UniqueConstraint("run_id", "item_type", "item_key", name="uq_task_run_items_run_type_key"),
-        Index("ix_task_run_items_run_id_status", "run_id", "status"),
-        schema=schema,
-    )
-    return runs, items
-
-
-def own_table(metadata: MetaData, name: str = OWN_RUNS, schema: str | None = None) -> Table:
-    """The tool's own run table: the host's ``task_runs`` columns that make sense for any
-    APScheduler job. Times are UTC wall times (``DATETIME``, microseconds on MariaDB)."""
-    from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text
-    from sqlalchemy.dialects import mysql
-
-    def when() -> Any:
-        return DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-    return Table(
-        name,
-        metadata,
-        Column("id", String(36), primary_key=True),
-        Column("task_id", String(191), nullable=False),
-        Column("task_name", String(255), nullable=True),
-        Column("trigger_source", String(20), nullable=False),
-        Column("created_by", String(64), nullable=True),
-        Column("status", String(32), nullable=False),
-        Column("scheduled_run_time", when(), nullable=True),
-        Column("started_at", when(), nullable=False),
-        Column("completed_at", when(), nullable=True),
-        Column("duration_ms", Integer, nullable=True),
-        Column("error_message", Text, nullable=True),
-        Column("result_summary", Text, nullable=True),
-        Index(f"ix_{name}_task_started", "task_id", "started_at"),
-        Index(f"ix_{name}_started", "started_at"),
-        schema=schema,
-    )
-
-
-def utc_wall(value: datetime) -> datetime:
-    """``value`` as the naive UTC wall time the tool's own table stores."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 # -- reading --------------------------------------------------------------------------
@@ -428,71 +314,3 @@ def _item(m: Any) -> RunItemRow:
         metrics=m["metrics_json"],
         details=m["details_json"],
     )
-
-
-# -- the tool's own table: writing ----------------------------------------------------
-
-
-@dataclass
-class OwnRunsWriter:
-    """Writes the tool's own run table on ``engine``; creates it on the first write.
-
-    Used by the host integration (:func:`whalefall_sched.integration.record_runs`) and
-    by ``run``. Each call is one short transaction.
-    """
-
-    engine: Engine
-    table_name: str = OWN_RUNS
-    schema: str | None = None
-    _table: Table | None = field(default=None, init=False)
-    _created: bool = field(default=False, init=False)
-
-    @property
-    def table(self) -> Table:
-        """The table's definition."""
-        if self._table is None:
-            from sqlalchemy import MetaData
-
-            self._table = own_table(MetaData(), self.table_name, self.schema)
-        return self._table
-
-    def ensure_table(self) -> None:
-        """Create the table (and its indexes) unless it exists."""
-        if not self._created:
-            self.table.create(self.engine, checkfirst=True)
-            self._created = True
-
-    def insert(self, values: dict[str, Any]) -> None:
-        """Add one run (``id`` a new UUID string)."""
-        self.ensure_table()
-        with self.engine.begin() as c:
-            c.execute(self.table.insert().values(**_clean(values)))
-
-    def update(self, run_id: str, values: dict[str, Any]) -> int:
-        """Change one run; how many rows changed (0: no such run)."""
-        self.ensure_table()
-        with self.engine.begin() as c:
-            stmt = self.table.update().where(self.table.c.id == run_id).values(**_clean(values))
-            return int(c.execute(stmt).rowcount or 0)
-
-
-def own_writer(
-    url: str, *, schema: str | None = None, timeout: float = 5.0, table: str = OWN_RUNS
-) -> tuple[OwnRunsWriter, StoreConnection]:
-    """A writer of the tool's own table in the job store's database at ``url`` (an
-    existing SQLite file is never created here), and its connection (close it after)."""
-    connection = StoreConnection(url, table=table, schema=schema, timeout=timeout)
-    return OwnRunsWriter(connection.engine("rw"), table, schema), connection
-
-
-def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    """Times as UTC wall times, long texts cut to :data:`TEXT_LIMIT`."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, datetime):
-            out[key] = utc_wall(value)
-        elif isinstance(value, str) and len(value) > TEXT_LIMIT:
-            out[key] = value[: TEXT_LIMIT - 1] + "…"
-        else:
-            out[key] = value
-    return out

@@ -15,15 +15,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError
-from whalefall_sched.repository.history import (
-    HOST_RUNS,
-    MAX_ROWS,
-    OWN_RUNS,
-    HistoryReader,
-    RunItemRow,
-    RunRow,
-    own_writer,
-)
+from whalefall_sched.repository.history import MAX_ROWS, HistoryReader, RunItemRow, RunRow
+from whalefall_sched.repository.history_tables import HOST_RUNS, OWN_RUNS
+from whalefall_sched.repository.own_runs import own_writer
 from whalefall_sched.services.dto import _Dict, jsonable
 
 if TYPE_CHECKING:

@@ -26,8 +26,10 @@ the restricted unpickler, so every refusal and its message are the restricted
 unpickler's.
 
 Modules: ``allowlist.py`` (what may be resolved, stand-ins and BUILD checks),
-``unpickler.py`` (the restricted unpickler), ``fast.py`` (the fast path),
-``shape.py`` (the shape check of the result), ``limits.py`` (the limits and the error).
+``unpickler.py`` (the restricted unpickler), ``accounting.py`` (its load accounting),
+``fast.py`` (the fast path's pre-scan), ``fast_globals.py`` (the class references the
+fast path resolves, and its C unpickler), ``shape.py`` (the shape check of the result),
+``limits.py`` (the limits and the error).
 """
 
 from __future__ import annotations

@@ -22,54 +22,32 @@ restricted unpickler would accept it and build the very same values:
 
 Anything else returns None, and the caller runs the restricted unpickler, so every
 refusal (and its message) stays the restricted unpickler's. The C unpickler's own
-``find_class`` resolves only :data:`_GLOBALS`, with the same stand-ins, as a second gate.
+``find_class`` resolves only :data:`_GLOBALS`, with the same stand-ins, as a second gate
+(``fast_globals.py``: those class references and that unpickler).
 """
 
 from __future__ import annotations
 
-import functools
 import pickle
 import struct
-from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
-from whalefall_sched.repository.codec.allowlist import (
-    _ALLOWED,
-    _cached_zone,
-    _pytz_fixed_offset,
-    _pytz_unpickle,
+from whalefall_sched.repository.codec.fast_globals import (
+    _CALLS,
+    _CLASSES,
+    _GETATTR,
+    _GLOBAL_TAGS,
+    _ZONE,
+    _ZONE_UNPICKLE,
+    _FastUnpickler,
+    _Global,
 )
-from whalefall_sched.repository.codec.limits import MAX_MARKS, MAX_TEXT_CHARS, UnreadableStateError
+from whalefall_sched.repository.codec.limits import MAX_MARKS, MAX_TEXT_CHARS
 
 #: Largest row taken by the fast path: small enough that no row can reach the load
 #: limits on values, objects, stack or memo (each opcode makes at most a few).
 FAST_MAX_BYTES = 32 * 1024
-
-#: The classes ``NEWOBJ`` may make (each rebuilt by ``BUILD`` with a dict).
-_CLASSES = frozenset(
-    key
-    for key in _ALLOWED
-    if key[0].startswith("apscheduler.triggers") and key[0] != "apscheduler.triggers.combining"
-)
-#: The callables ``REDUCE`` may call: dates and time zones.
-_CALLS = frozenset(
-    {
-        ("datetime", "datetime"),
-        ("datetime", "date"),
-        ("datetime", "time"),
-        ("datetime", "timedelta"),
-        ("datetime", "timezone"),
-        ("pytz", "_p"),
-        ("pytz", "_UTC"),
-        ("pytz", "FixedOffset"),
-        ("zoneinfo", "ZoneInfo._unpickle"),
-    }
-)
-_GETATTR = ("builtins", "getattr")
-_ZONE = ("zoneinfo", "ZoneInfo")
-_ZONE_UNPICKLE = ("zoneinfo", "ZoneInfo._unpickle")
-assert (_CLASSES | _CALLS) <= _ALLOWED
 
 # Stack tags. A string is its UTF-8 payload (bytes); a class reference its
 # (module, name) tuple in _GLOBAL_TAGS; a tuple a _Tuple; others these ints.
@@ -89,10 +67,6 @@ class _Tuple:
     def __init__(self, items: list[Any]) -> None:
         self.items = items
         self.value = all(_is_value(item) for item in items)
-
-
-class _Global(tuple[str, str]):
-    """A class reference's tag: (module, name)."""
 
 
 def _is_value(tag: Any) -> bool:
@@ -315,60 +289,6 @@ def _scan(data: bytes) -> bool:  # noqa: C901, PLR0911, PLR0912, PLR0915 - one l
     if i != end or marks or len(stack) != 1 or stack[0] != _DICT:
         return False
     return text <= MAX_TEXT_CHARS
-
-
-class _FastUnpickler(pickle.Unpickler):
-    """The C unpickler resolving only what the pre-scan let through."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        found = _resolved().get((module, name))
-        if found is None:
-            raise UnreadableStateError(f"class {module}.{name} is not allowed in a job state")
-        return found
-
-
-#: The class references the fast path resolves (the pre-scan knows them by tag).
-_GLOBAL_TAGS = frozenset(_Global(key) for key in (_CLASSES | _CALLS | {_GETATTR, _ZONE}))
-
-
-def _zone_getattr(obj: Any, name: str) -> Any:
-    """``getattr`` as protocols 4-5 spell ``ZoneInfo._unpickle``: the cached-zone stand-in."""
-    import zoneinfo
-
-    if obj is zoneinfo.ZoneInfo and name == "_unpickle":
-        return functools.partial(_cached_zone, zoneinfo.ZoneInfo)
-    raise UnreadableStateError(f"attribute {name!r} is not allowed in a job state")
-
-
-@functools.cache
-def _resolved() -> dict[tuple[str, str], Any]:
-    """Each class reference of :data:`_GLOBAL_TAGS` resolved (stand-ins where the
-    restricted unpickler substitutes one); a module that does not import is left out."""
-    import importlib
-    import zoneinfo
-
-    stand_ins: dict[tuple[str, str], Callable[..., Any]] = {
-        _GETATTR: _zone_getattr,
-        _ZONE_UNPICKLE: functools.partial(_cached_zone, zoneinfo.ZoneInfo),
-        ("pytz", "_p"): _pytz_unpickle,
-        ("pytz", "FixedOffset"): _pytz_fixed_offset,
-    }
-    found: dict[tuple[str, str], Any] = {}
-    for key in _GLOBAL_TAGS:
-        module, name = key
-        if key in stand_ins:
-            if module == "pytz":
-                try:
-                    importlib.import_module("pytz")
-                except ImportError:
-                    continue
-            found[key] = stand_ins[key]
-            continue
-        try:
-            found[key] = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-    return found
 
 
 def try_fast(data: bytes) -> dict[str, Any] | None:
