@@ -11,14 +11,12 @@ from whalefall_sched.errors import (
     WhaleFallSchedError,
 )
 from whalefall_sched.repository import StoredJob
-from whalefall_sched.services.dto import (
-    STATE_PAUSED,
-    STATE_RUNNING,
+from whalefall_sched.services.action_dto import (
     JobActionOutcome,
     JobActionResult,
     JobActionsResult,
-    iso,
 )
+from whalefall_sched.services.dto import STATE_PAUSED, STATE_RUNNING, iso
 from whalefall_sched.services.fire_times import FireTimeSearchLimitError, next_fire_time
 from whalefall_sched.services.job_ids import by_id_or_name
 from whalefall_sched.services.manual_run import BACKGROUND_EXECUTION_EXCEPTIONS, ManualRuns

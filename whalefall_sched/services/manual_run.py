@@ -21,6 +21,7 @@ from whalefall_sched.errors import (
     JobNotFoundError,
     StoreConflictError,
 )
+from whalefall_sched.services.action_dto import ManualRunResult
 from whalefall_sched.services.actions_base import ActionsBase
 from whalefall_sched.services.child_process import (
     CRASHED,
@@ -28,9 +29,6 @@ from whalefall_sched.services.child_process import (
     Send,
     can_fork,
     run_in_child,
-)
-from whalefall_sched.services.dto import (
-    ManualRunResult,
 )
 from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.job_ids import find_job

@@ -15,12 +15,11 @@ from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
     STATE_UNREADABLE,
-    UNKNOWN_JOB_COUNTS,
-    StoreStatus,
     iso,
     utc_z,
 )
 from whalefall_sched.services.items import job_state_name, unreadable_job
+from whalefall_sched.services.store_dto import UNKNOWN_JOB_COUNTS, StoreStatus
 
 if TYPE_CHECKING:
     from whalefall_sched.repository import JobStoreRepository, SchedulerLock, StoredJob
