@@ -34,7 +34,7 @@ from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.job_ids import find_job
 
 if TYPE_CHECKING:
-    from whalefall_sched.services.history_service import ManualRunRecord
+    from whalefall_sched.services.run_record import ManualRunRecord
 
 logger = logging.getLogger("whalefall_sched.actions")
 
@@ -231,7 +231,7 @@ class ManualRuns(ActionsBase):
         """The run's record in the tool's own history, started; None when not recorded."""
         if not self.record_runs:
             return None
-        from whalefall_sched.services.history_service import ManualRunRecord
+        from whalefall_sched.services.run_record import ManualRunRecord
 
         record = ManualRunRecord(
             url=self._repo.url,

@@ -23,7 +23,7 @@ from whalefall_sched.services.dto import (
     SchedulerJobDetail,
     SchedulerJobListItem,
 )
-from whalefall_sched.services.history_service import LastRun, SchedulerRuns
+from whalefall_sched.services.history_dto import LastRun, SchedulerRuns
 from whalefall_sched.services.items import job_detail, job_item, unreadable_job
 from whalefall_sched.services.job_ids import find_job
 from whalefall_sched.services.status import store_status
