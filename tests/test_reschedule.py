@@ -18,13 +18,9 @@ from apscheduler.triggers.cron import CronTrigger
 from tests.conftest import Invoke, StockStore
 from whalefall_sched.errors import InvalidInputError, StoreConflictError
 from whalefall_sched.repository import JobStoreRepository
-from whalefall_sched.services.job_changes import (
-    JobChangesService,
-    TriggerSpec,
-    cron_fields,
-    parse_interval,
-)
+from whalefall_sched.services.job_changes import JobChangesService
 from whalefall_sched.services.tasks_file import load_tasks_file
+from whalefall_sched.services.trigger_spec import TriggerSpec, cron_fields, parse_interval
 
 JOBS: list[dict[str, Any]] = [
     dict(func="tests.jobs:noop", trigger="cron", id="sync_accounts", hour=1, minute=30),

@@ -21,7 +21,7 @@ from tests.conftest import Invoke, StockStore, TaskModule, write_tasks_file
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerActionsService
-from whalefall_sched.services.dto import ManualRunResult
+from whalefall_sched.services.action_dto import ManualRunResult
 from whalefall_sched.services.tasks_file import TasksFile, load_tasks_file
 from whalefall_sched.services.wake_up import wake_up_notes
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from whalefall_sched.services.job_changes import JobDeleteResult, JobRescheduleResult
+from whalefall_sched.services.job_delete import JobDeleteResult
+from whalefall_sched.services.job_reschedule import JobRescheduleResult
 
 if TYPE_CHECKING:
     from rich.console import Console

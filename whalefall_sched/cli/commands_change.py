@@ -103,7 +103,7 @@ def reschedule_command(
     (unless --keep-paused). Exactly one of CRON, --interval or --date.
     """
     from whalefall_sched.cli.times import parse_zone
-    from whalefall_sched.services.job_changes import TriggerSpec
+    from whalefall_sched.services.trigger_spec import TriggerSpec
 
     given = [(k, v) for k, v in (("cron", cron), ("interval", interval), ("date", date)) if v]
     if len(given) != 1:
@@ -140,7 +140,7 @@ def delete_command(
     """
     from whalefall_sched.cli.commands_write import _backup_dir, confirm_on_terminal
     from whalefall_sched.masking import redact
-    from whalefall_sched.services.job_changes import JobDeleteOutcome
+    from whalefall_sched.services.job_delete import JobDeleteOutcome
     from whalefall_sched.services.selection import select_jobs
 
     with _guard(ctx, output) as settings:

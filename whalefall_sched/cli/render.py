@@ -27,18 +27,16 @@ from whalefall_sched.cli.terminal import (
     field,
 )
 from whalefall_sched.cli.times import duration, short_time
+from whalefall_sched.services.action_dto import JobActionsResult, ManualRunResult
 from whalefall_sched.services.dto import (
     SCHEMA_VERSION,
     STATE_PAUSED,
     STATE_RUNNING,
-    JobActionsResult,
-    ManualRunResult,
     SchedulerJobDetail,
     SchedulerJobListItem,
-    SchedulerJobsReloadResult,
-    StoreStatus,
 )
 from whalefall_sched.services.init_store import StoreInitResult
+from whalefall_sched.services.store_dto import SchedulerJobsReloadResult, StoreStatus
 
 if TYPE_CHECKING:
     from rich.console import Console

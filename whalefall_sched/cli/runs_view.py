@@ -14,7 +14,7 @@ from typing import Any
 
 from whalefall_sched.cli.terminal import cell_width, err_line, field, fit, stdout_width
 from whalefall_sched.cli.times import duration, local_zone
-from whalefall_sched.services.history_service import RunDetail, RunList, RunSummary
+from whalefall_sched.services.history_dto import RunDetail, RunList, RunSummary
 
 #: Spaces between two columns.
 GAP = 2

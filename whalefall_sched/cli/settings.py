@@ -13,11 +13,8 @@ if TYPE_CHECKING:
         SchedulerJobsReadService,
     )
     from whalefall_sched.services.audit import Audit
-    from whalefall_sched.services.history_service import (
-        HistoryService,
-        LastRun,
-        SchedulerRuns,
-    )
+    from whalefall_sched.services.history_dto import LastRun, SchedulerRuns
+    from whalefall_sched.services.history_service import HistoryService
     from whalefall_sched.services.job_changes import JobChangesService
     from whalefall_sched.services.tasks_file import TasksFile
 

@@ -11,7 +11,7 @@ from whalefall_sched.services.tasks_file import TasksFile
 
 if TYPE_CHECKING:
     from whalefall_sched.services.audit import Audit
-    from whalefall_sched.services.manual_run import _ManualRun
+    from whalefall_sched.services.run_state import ManualRun
 
 
 class ActionsBase:
@@ -35,7 +35,7 @@ class ActionsBase:
         self._tasks_source = tasks
         self._app_factory = app_factory
         self._app_paths = list(app_paths)
-        self._runs: dict[str, _ManualRun] = {}
+        self._runs: dict[str, ManualRun] = {}
         self._audit_source = audit
 
     @property

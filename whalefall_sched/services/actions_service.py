@@ -11,18 +11,17 @@ from whalefall_sched.errors import (
     WhaleFallSchedError,
 )
 from whalefall_sched.repository import StoredJob
-from whalefall_sched.services.dto import (
-    STATE_PAUSED,
-    STATE_RUNNING,
+from whalefall_sched.services.action_dto import (
     JobActionOutcome,
     JobActionResult,
     JobActionsResult,
-    iso,
 )
+from whalefall_sched.services.dto import STATE_PAUSED, STATE_RUNNING, iso
 from whalefall_sched.services.fire_times import FireTimeSearchLimitError, next_fire_time
 from whalefall_sched.services.job_ids import by_id_or_name
-from whalefall_sched.services.manual_run import BACKGROUND_EXECUTION_EXCEPTIONS, ManualRuns
+from whalefall_sched.services.manual_run import ManualRuns
 from whalefall_sched.services.replacement import MAX_BACKUP_BYTES, Replacement, Replacements
+from whalefall_sched.services.run_state import BACKGROUND_EXECUTION_EXCEPTIONS
 from whalefall_sched.services.wake_up import after_commit, wake_up_notes
 
 __all__ = [

@@ -17,7 +17,8 @@ from typing import Any
 
 from whalefall_sched.repository import StoredJob
 from whalefall_sched.repository.rows import decode_row
-from whalefall_sched.services.dto import SchedulerJobsReloadResult, jsonable
+from whalefall_sched.services.dto import jsonable
+from whalefall_sched.services.store_dto import SchedulerJobsReloadResult
 
 #: Why a job is removed, by where the new rows come from.
 REMOVED_NOT_IN_FILE = "not in the tasks file"

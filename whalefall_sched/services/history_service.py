@@ -1,187 +1,32 @@
-"""Run history: ``runs``, ``runs show``, the LAST column and ``last_run_time``.
+"""Run history: reading it for ``runs``, ``runs show``, the LAST column and
+``last_run_time`` (``HistoryService``; its result objects are in ``history_dto.py``).
 
 The source is the host's ``task_runs`` (``--history-url``, the application's database)
 when given, else the tool's own table in the job store's database
 (:mod:`whalefall_sched.repository.history`). Read-only, as every read; the only writes
-are a manual run's record (:class:`ManualRunRecord`) and the host integration's.
+are a manual run's record (``run_record.py``) and the host integration's.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from whalefall_sched.errors import JobNotFoundError, StoreConflictError
-from whalefall_sched.repository.history import MAX_ROWS, HistoryReader, RunItemRow, RunRow
+from whalefall_sched.repository.history import MAX_ROWS, HistoryReader
 from whalefall_sched.repository.history_tables import HOST_RUNS, OWN_RUNS
-from whalefall_sched.repository.own_runs import own_writer
-from whalefall_sched.services.dto import _Dict, jsonable
+from whalefall_sched.services.history_dto import (
+    LastRun,
+    RunDetail,
+    RunItem,
+    RunList,
+    RunSummary,
+    SchedulerRuns,
+    host_time,
+)
 
 if TYPE_CHECKING:
     from whalefall_sched.repository import JobStoreRepository
-
-logger = logging.getLogger("whalefall_sched.history")
-
-#: Statuses the host writes (``TaskRunStatus``) and the tool's own ``missed``.
-STATUSES = (
-    "pending",
-    "running",
-    "completed",
-    "completed_with_errors",
-    "failed",
-    "cancelled",
-    "missed",
-)
-#: The LAST column's word for a run's status.
-OUTCOME = {"completed": "ok", "completed_with_errors": "partial"}
-
-
-def host_time(value: datetime | None) -> str | None:
-    """A stored time exactly as the 2026-07 host shows ``last_run_time``: a naive time
-    (SQLite, MariaDB) taken as UTC, then ``isoformat()``."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
-
-
-@dataclass(frozen=True)
-class RunSummary(_Dict):
-    """One run as ``runs`` lists it."""
-
-    TIME_FIELDS = ("started_at", "completed_at")
-
-    id: str
-    task_id: str
-    task_name: str | None
-    trigger_source: str | None
-    created_by: str | None
-    status: str
-    started_at: str | None
-    completed_at: str | None
-    duration_ms: int | None
-    progress_total: int | None
-    progress_completed: int | None
-    progress_failed: int | None
-    error_message: str | None
-    #: ``task_runs`` or ``whalefall_sched_runs``.
-    source: str
-
-    @classmethod
-    def of(cls, run: RunRow, source: str) -> RunSummary:
-        """The summary of a stored run."""
-        return cls(
-            id=run.id,
-            task_id=run.task_id,
-            task_name=run.task_name,
-            trigger_source=run.trigger_source,
-            created_by=run.created_by,
-            status=run.status,
-            started_at=host_time(run.started_at),
-            completed_at=host_time(run.completed_at),
-            duration_ms=run.duration_ms,
-            progress_total=run.progress_total,
-            progress_completed=run.progress_completed,
-            progress_failed=run.progress_failed,
-            error_message=run.error_message,
-            source=source,
-        )
-
-
-@dataclass(frozen=True)
-class RunItem(_Dict):
-    """One item of a host run (``task_run_items``)."""
-
-    TIME_FIELDS = ("started_at", "completed_at")
-
-    id: int
-    item_type: str
-    item_key: str
-    item_name: str | None
-    instance_id: int | None
-    status: str
-    started_at: str | None
-    completed_at: str | None
-    error_message: str | None
-    metrics: Any
-    details: Any
-
-    @classmethod
-    def of(cls, item: RunItemRow) -> RunItem:
-        """The item of a stored row."""
-        return cls(
-            id=item.id,
-            item_type=item.item_type,
-            item_key=item.item_key,
-            item_name=item.item_name,
-            instance_id=item.instance_id,
-            status=item.status,
-            started_at=host_time(item.started_at),
-            completed_at=host_time(item.completed_at),
-            error_message=item.error_message,
-            metrics=item.metrics,
-            details=item.details,
-        )
-
-
-@dataclass(frozen=True)
-class RunList:
-    """``runs``: the runs newest first, and where they were read."""
-
-    runs: list[RunSummary]
-    source: str
-    where: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document (``items`` last, as in ``list``)."""
-        return {
-            "source": self.source,
-            "where": self.where,
-            "items": [run.to_dict() for run in self.runs],
-        }
-
-
-@dataclass(frozen=True)
-class RunDetail:
-    """``runs show``: one run with its items and result summary."""
-
-    run: RunSummary
-    items: list[RunItem]
-    summary: Any = None
-    task_category: str | None = None
-    result_url: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document: the run's fields, then ``summary`` and ``items``."""
-        return {
-            **self.run.to_dict(),
-            "task_category": self.task_category,
-            "result_url": self.result_url,
-            "summary": jsonable(self.summary),
-            "items": [item.to_dict() for item in self.items],
-        }
-
-
-@dataclass(frozen=True)
-class LastRun:
-    """A task's latest run, for ``list``: its ``started_at`` as the host shows it and
-    its status."""
-
-    started_at: str | None
-    status: str
-
-
-@dataclass(frozen=True)
-class SchedulerRuns:
-    """The run history as evidence that a scheduler is alive: when the latest run the
-    scheduler started (``trigger_source`` ``scheduled``) began. Manual runs (``run``,
-    the host's own) do not count: they prove nothing about a scheduler."""
-
-    latest_started_at: str | None
 
 
 class NoHistoryError(StoreConflictError):
@@ -285,73 +130,3 @@ class HistoryService:
         if not reader.exists():
             return None
         return SchedulerRuns(host_time(reader.latest_start("scheduled")))
-
-
-# -- a manual run's record ------------------------------------------------------------
-
-
-@dataclass
-class ManualRunRecord:
-    """The tool's own record of one ``run``: a ``running`` row before the task starts,
-    completed or failed after. Recording never fails the run: a problem is returned as
-    a note."""
-
-    url: str
-    schema: str | None
-    timeout: float
-    job_id: str
-    task_name: str | None
-    created_by: int | None
-    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: datetime | None = None
-    problem: str | None = None
-
-    def start(self) -> None:
-        """Write the ``running`` row (the table is created if need be)."""
-        self.started = datetime.now(UTC)
-        self._write(
-            lambda writer: writer.insert(
-                {
-                    "id": self.run_id,
-                    "task_id": self.job_id,
-                    "task_name": self.task_name,
-                    "trigger_source": "manual",
-                    "created_by": None if self.created_by is None else str(self.created_by),
-                    "status": "running",
-                    "started_at": self.started,
-                }
-            )
-        )
-
-    def finish(self, *, succeeded: bool, error: str | None) -> None:
-        """Write the outcome. ``duration_ms`` is ``completed_at - started_at``, as the
-        host's ``task_runs`` gives it (the child process's start and end included)."""
-        if self.started is None or self.problem is not None:
-            return
-        completed = datetime.now(UTC)
-        duration_ms = max(0, round((completed - self.started).total_seconds() * 1000))
-        self._write(
-            lambda writer: writer.update(
-                self.run_id,
-                {
-                    "status": "completed" if succeeded else "failed",
-                    "completed_at": completed,
-                    "duration_ms": duration_ms,
-                    "error_message": error,
-                },
-            )
-        )
-
-    def _write(self, action: Any) -> None:
-        connection = None
-        try:
-            writer, connection = own_writer(self.url, schema=self.schema, timeout=self.timeout)
-            action(writer)
-        except Exception as exc:
-            from whalefall_sched.masking import redact
-
-            self.problem = f"the run was not recorded in {OWN_RUNS}: {redact(str(exc), self.url)}"
-            logger.debug("recording a manual run failed", exc_info=True)
-        finally:
-            if connection is not None:
-                connection.close()

@@ -22,7 +22,7 @@ from whalefall_sched.services.triggers import trigger_args, trigger_type
 if TYPE_CHECKING:
     from whalefall_sched.repository import StoredJob
     from whalefall_sched.repository.audit import AuditRow
-    from whalefall_sched.services.history_service import LastRun
+    from whalefall_sched.services.history_dto import LastRun
     from whalefall_sched.services.tasks_file import TasksFile
 
 

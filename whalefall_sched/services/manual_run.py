@@ -1,114 +1,34 @@
 """``run``: a job's function called by hand, in a thread named ``<id>_manual`` of a
-process of its own (docs/architecture.md, "A manual run")."""
+process of its own (docs/architecture.md, "A manual run"): the service's methods. A run's
+state and thread are in ``run_state.py``, its child process's two ends in
+``run_protocol.py``."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import inspect
 import logging
-import os
-import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from whalefall_sched.errors import (
     JobNotFoundError,
     StoreConflictError,
 )
+from whalefall_sched.services.action_dto import ManualRunResult
 from whalefall_sched.services.actions_base import ActionsBase
-from whalefall_sched.services.child_process import (
-    CRASHED,
-    ChildEnd,
-    Send,
-    can_fork,
-    run_in_child,
-)
-from whalefall_sched.services.dto import (
-    ManualRunResult,
-)
+from whalefall_sched.services.child_process import can_fork, run_in_child
 from whalefall_sched.services.imports import ImportRefError, import_ref
 from whalefall_sched.services.job_ids import find_job
+from whalefall_sched.services.run_protocol import child_body, child_result
+from whalefall_sched.services.run_state import ManualRun, error_text, execute
 
 if TYPE_CHECKING:
-    from whalefall_sched.services.history_service import ManualRunRecord
+    from whalefall_sched.services.run_record import ManualRunRecord
 
 logger = logging.getLogger("whalefall_sched.actions")
-
-#: What a manual run's thread catches and logs instead of propagating (as the seed says):
-#: anything. ``SystemExit`` and ``KeyboardInterrupt`` too: the task did not return, so it
-#: failed (APScheduler's executors count any ``BaseException`` as a job error), and a
-#: thread would otherwise swallow the one silently and print the other as a traceback.
-BACKGROUND_EXECUTION_EXCEPTIONS: tuple[type[BaseException], ...] = (BaseException,)
-
-
-def _call(target: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
-    """Call a task function; an ``async def`` one is run to completion in this thread.
-
-    APScheduler's thread pool would leave its coroutine unawaited, but an operator running
-    a job by hand expects it to run.
-    """
-    result = target(*args, **kwargs)
-    if inspect.iscoroutine(result):
-        asyncio.run(result)
-
-
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, SystemExit):
-        return f"SystemExit: the task called sys.exit({exc.code!r})"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (no message)"
-
-
-def _process_end_text(returncode: int) -> str:
-    """Why a run's process ended before the task returned, from its exit status."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"the task's process was killed by {name} before the task returned"
-    return (
-        f"the task ended its process with exit status {returncode} "
-        f"(os._exit({returncode}) or the like) before it returned"
-    )
-
-
-@dataclass
-class _ManualRun:
-    job_id: str
-    thread_name: str
-    func_ref: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    #: What the operator should know about the run (an unlisted function allowed, say).
-    notes: list[str] = field(default_factory=list)
-    thread: threading.Thread | None = None
-    #: The job's name (recorded in the run history).
-    name: str | None = None
-    error: str | None = None
-    duration: float = 0.0
-    done: threading.Event = field(default_factory=threading.Event)
-
-    def result(self, **changes: Any) -> ManualRunResult:
-        """The run's result as it stands, with ``changes``."""
-        values: dict[str, Any] = {
-            "id": self.job_id,
-            "thread_name": self.thread_name,
-            "succeeded": self.done.is_set() and self.error is None,
-            "duration_seconds": round(self.duration, 3),
-            "func": self.func_ref,
-            "args": self.args,
-            "kwargs": self.kwargs,
-            "error": self.error,
-            "notes": list(self.notes),
-        }
-        return ManualRunResult(**(values | changes))
 
 
 class ManualRuns(ActionsBase):
@@ -147,29 +67,7 @@ class ManualRuns(ActionsBase):
         self._repo.close()
         record = self._record(run, created_by)
 
-        def body(send: Send) -> None:  # pragma: no cover - runs in the child
-            os.dup2(2, 1)  # what the task writes to stdout (C code included) goes to stderr
-            before = set(threading.enumerate())
-            try:
-                thread = self._start(
-                    run,
-                    ready=lambda: send(
-                        {"event": "started", "thread": run.thread_name, "pid": os.getpid()}
-                    ),
-                )
-            except StoreConflictError as exc:
-                send({"event": "refused", "message": str(exc)})
-                return
-            thread.join()
-            left = [t.name for t in threading.enumerate() if t.is_alive() and t not in before]
-            send(
-                {
-                    "event": "finished",
-                    "error": run.error,
-                    "duration": run.duration,
-                    "left_running": left,
-                }
-            )
+        body = child_body(run, self._start)
 
         def started(message: dict[str, Any]) -> None:
             if message.get("event") == "started" and on_start is not None:
@@ -181,7 +79,7 @@ class ManualRuns(ActionsBase):
             self._interrupted(run, record, exc)
             raise
         try:
-            result = self._child_result(run, end, timeout)
+            result = child_result(run, end, timeout)
         except StoreConflictError as exc:
             if record is not None:
                 record.finish(succeeded=False, error=str(exc))
@@ -193,12 +91,12 @@ class ManualRuns(ActionsBase):
         return self._audited_run(result)
 
     def _interrupted(
-        self, run: _ManualRun, record: ManualRunRecord | None, exc: BaseException
+        self, run: ManualRun, record: ManualRunRecord | None, exc: BaseException
     ) -> None:
         """Finish a run whose wait was interrupted (``exc`` is re-raised after): its
         history record failed with ``interrupted`` (or the exception's text) instead of
         ``running`` forever, and its audit event ``failed``. Nothing here may hide ``exc``."""
-        error = "interrupted" if isinstance(exc, KeyboardInterrupt) else _error_text(exc)
+        error = "interrupted" if isinstance(exc, KeyboardInterrupt) else error_text(exc)
         try:
             if record is not None:
                 record.finish(succeeded=False, error=error)
@@ -229,11 +127,11 @@ class ManualRuns(ActionsBase):
             self._repo.close()
         return result
 
-    def _record(self, run: _ManualRun, created_by: int | None) -> ManualRunRecord | None:
+    def _record(self, run: ManualRun, created_by: int | None) -> ManualRunRecord | None:
         """The run's record in the tool's own history, started; None when not recorded."""
         if not self.record_runs:
             return None
-        from whalefall_sched.services.history_service import ManualRunRecord
+        from whalefall_sched.services.run_record import ManualRunRecord
 
         record = ManualRunRecord(
             url=self._repo.url,
@@ -245,48 +143,6 @@ class ManualRuns(ActionsBase):
         )
         record.start()
         return record
-
-    @staticmethod
-    def _child_result(run: _ManualRun, end: ChildEnd, timeout: float | None) -> ManualRunResult:
-        """The result of a run in a child process, from what the child said and how it ended."""
-        said = {str(m.get("event")): m for m in end.messages}
-        if "refused" in said:
-            raise StoreConflictError(str(said["refused"].get("message")))
-        common: dict[str, Any] = {"pid": end.pid, "timeout_seconds": timeout}
-        finished = said.get("finished")
-        if finished is not None:
-            error = finished.get("error")
-            left = [str(name) for name in finished.get("left_running") or []]
-            notes = list(run.notes)
-            if left:
-                notes.append(
-                    f"the task left {len(left)} thread(s) running ({', '.join(left)}); "
-                    "they were stopped with its process"
-                )
-            return run.result(
-                succeeded=error is None,
-                error=None if error is None else str(error),
-                duration_seconds=round(float(finished.get("duration") or 0.0), 3),
-                threads_left_running=left,
-                notes=notes,
-                **common,
-            )
-        if CRASHED in said:
-            error = f"the run's process failed: {said[CRASHED].get('error')}"
-        elif end.timed_out:
-            error = (
-                f"the task was still running at the --timeout of {timeout:g}s; "
-                f"its process (pid {end.pid}) was killed"
-            )
-        else:
-            error = _process_end_text(end.returncode)
-        return run.result(
-            succeeded=False,
-            timed_out=end.timed_out,
-            error=error,
-            duration_seconds=round(end.seconds, 3),
-            **common,
-        )
 
     def run_job_in_background(
         self, job_id: str, created_by: int | None = None, *, allow_any_function: bool = False
@@ -305,7 +161,7 @@ class ManualRuns(ActionsBase):
 
     def _prepare_run(
         self, job_id: str, created_by: int | None, *, allow_any_function: bool
-    ) -> _ManualRun:
+    ) -> ManualRun:
         """Read and check the job to run; nothing of the host app is imported yet."""
         # first: a broken tasks file stops the run before the store is read
         manual_kwargs = self.manual_kwargs(job_id, created_by)
@@ -332,7 +188,7 @@ class ManualRuns(ActionsBase):
         kwargs.update(manual_kwargs)
         args = list(job.decoded.get("args") or ())
         name = job.decoded.get("name")
-        return _ManualRun(
+        return ManualRun(
             job_id,
             f"{job_id}_manual",
             func_ref,
@@ -342,7 +198,7 @@ class ManualRuns(ActionsBase):
             name=name if isinstance(name, str) else None,
         )
 
-    def _start(self, run: _ManualRun, ready: Callable[[], None] | None = None) -> threading.Thread:
+    def _start(self, run: ManualRun, ready: Callable[[], None] | None = None) -> threading.Thread:
         """Import the job's function (and the app factory), start its thread, return it.
 
         ``ready`` is called once both imported, just before the thread starts.
@@ -352,7 +208,7 @@ class ManualRuns(ActionsBase):
         if ready is not None:
             ready()
         run.thread = threading.Thread(
-            target=self._execute, name=run.thread_name, args=(run, target, app_context)
+            target=execute, name=run.thread_name, args=(run, target, app_context)
         )
         self._runs[run.thread_name] = run
         run.thread.start()
@@ -391,26 +247,6 @@ class ManualRuns(ActionsBase):
                 f"its thread {thread_name!r} was left running",
             )
         return run.result(timeout_seconds=timeout)
-
-    def _execute(
-        self,
-        run: _ManualRun,
-        target: Callable[..., Any],
-        app_context: Callable[[], Any] | None,
-    ) -> None:
-        start = time.monotonic()
-        try:
-            if app_context is None:
-                _call(target, run.args, run.kwargs)
-            else:
-                with app_context():
-                    _call(target, run.args, run.kwargs)
-        except BACKGROUND_EXECUTION_EXCEPTIONS as exc:
-            logger.error("manual run of job %s failed", run.job_id, exc_info=True)
-            run.error = _error_text(exc)
-        finally:
-            run.duration = time.monotonic() - start
-            run.done.set()
 
     def _app_context_factory(self) -> Callable[[], Any] | None:
         """How the run thread enters an app context, per the seed.

@@ -22,12 +22,12 @@ from whalefall_sched.services.dto import (
     STATE_RUNNING,
     SchedulerJobDetail,
     SchedulerJobListItem,
-    StoreStatus,
 )
-from whalefall_sched.services.history_service import LastRun, SchedulerRuns
+from whalefall_sched.services.history_dto import LastRun, SchedulerRuns
 from whalefall_sched.services.items import job_detail, job_item, unreadable_job
 from whalefall_sched.services.job_ids import find_job
 from whalefall_sched.services.status import store_status
+from whalefall_sched.services.store_dto import StoreStatus
 from whalefall_sched.services.tasks_file import TasksFile
 from whalefall_sched.services.timeline_dto import JobNextFireTimes, Timeline
 

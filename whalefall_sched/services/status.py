@@ -15,16 +15,15 @@ from whalefall_sched.services.dto import (
     STATE_PAUSED,
     STATE_RUNNING,
     STATE_UNREADABLE,
-    UNKNOWN_JOB_COUNTS,
-    StoreStatus,
     iso,
     utc_z,
 )
 from whalefall_sched.services.items import job_state_name, unreadable_job
+from whalefall_sched.services.store_dto import UNKNOWN_JOB_COUNTS, StoreStatus
 
 if TYPE_CHECKING:
     from whalefall_sched.repository import JobStoreRepository, SchedulerLock, StoredJob
-    from whalefall_sched.services.history_service import SchedulerRuns
+    from whalefall_sched.services.history_dto import SchedulerRuns
 
 #: A running job due this many seconds ago and still not moved on is overdue: a running
 #: scheduler moves a due row on within moments, so no scheduler is processing the store.
