@@ -18,8 +18,8 @@ import yaml
 
 from tests.conftest import Invoke, StockStore
 from whalefall_sched.cli.exit_codes import ExitCode
-from whalefall_sched.cli.list_view import CRON_COLUMNS
-from whalefall_sched.cli.render import local_time, relative_time
+from whalefall_sched.cli.list_columns import CRON_COLUMNS
+from whalefall_sched.cli.result_tables import local_time, relative_time
 from whalefall_sched.cli.times import time_left
 from whalefall_sched.errors import (
     InternalError,

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import Invoke, StockStore
 from tests.test_status import _add_overdue_job
-from whalefall_sched.cli.render import JobList, json_chunks, json_document, json_text
+from whalefall_sched.cli.json_output import JobList, json_chunks, json_document, json_text
 from whalefall_sched.errors import ExitCode
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services.dto import SCHEMA_VERSION, utc_z

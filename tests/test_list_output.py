@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import Invoke, StockStore
-from whalefall_sched.cli.list_view import DROP_ORDER, TSV_COLUMNS, tsv_value
+from whalefall_sched.cli.list_layout import DROP_ORDER
+from whalefall_sched.cli.list_tsv import TSV_COLUMNS, tsv_value
 from whalefall_sched.cli.times import local_zone, parse_zone, time_left
 
 SCRIPT = Path(sys.executable).parent / "whalefall-sched"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Invoke, StockStore
-from whalefall_sched.cli.render import json_text
+from whalefall_sched.cli.json_output import json_text
 from whalefall_sched.cli.render_types import ColorMode
 from whalefall_sched.cli.terminal import (
     CRON_FIELD_CHARS,

@@ -27,8 +27,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tests.conftest import Invoke, StockStore
+from whalefall_sched.cli.fire_times_view import MAX_NEXT as CLI_MAX_NEXT
 from whalefall_sched.cli.terminal import cell_width as cells
-from whalefall_sched.cli.timeline_view import MAX_NEXT as CLI_MAX_NEXT
 from whalefall_sched.cli.timeline_view import timeline_lines
 from whalefall_sched.errors import InvalidInputError, JobNotFoundError
 from whalefall_sched.repository import JobStoreRepository

@@ -23,7 +23,7 @@ def render_change(console: Console, result: Any) -> bool:
 
 
 def _render_reschedule(console: Console, result: JobRescheduleResult) -> None:
-    from whalefall_sched.cli.render import _escape, _state, _table, local_time
+    from whalefall_sched.cli.result_tables import _escape, _state, _table, local_time
 
     table = _table("FIELD", "BEFORE", "AFTER", wrap=("BEFORE", "AFTER"))
     table.add_row("id", _escape(result.id), _escape(result.id))
@@ -53,7 +53,7 @@ def _render_reschedule(console: Console, result: JobRescheduleResult) -> None:
 
 
 def _render_delete(console: Console, result: JobDeleteResult) -> None:
-    from whalefall_sched.cli.render import _escape, _table
+    from whalefall_sched.cli.result_tables import _escape, _table
 
     if result.deleted:
         table = _table("ID", title=f"Deleted ({len(result.deleted)})")

@@ -54,7 +54,7 @@ def export_command(
 
         result = export_jobs(settings.repository(), settings._tasks_for_reading())
         if output is ExportFormat.json:
-            from whalefall_sched.cli.render import json_document, json_text
+            from whalefall_sched.cli.json_output import json_document, json_text
 
             text = json_text(json_document(result)) + "\n"
         else:

@@ -91,7 +91,7 @@ def list_command(
     with _guard(ctx, output.error_format) as settings:
         items = settings.read_service().list_jobs(state=wanted, limit=limit, offset=offset)
         if output is ListOutput.json:
-            from whalefall_sched.cli.render import JobList
+            from whalefall_sched.cli.json_output import JobList
 
             _render(JobList(items), OutputFormat.json)
             return
@@ -134,7 +134,7 @@ def get_command(
         if next_count is None:
             _render(settings.read_service().get_job(job_id), output)
             return
-        from whalefall_sched.cli.timeline_view import render_next_fire_times
+        from whalefall_sched.cli.fire_times_view import render_next_fire_times
 
         render_next_fire_times(
             settings.read_service().get_job_fire_times(job_id, next_count), output

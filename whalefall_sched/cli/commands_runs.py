@@ -68,7 +68,7 @@ def runs_command(
             param_hint="JOB",
         )
     with _guard(ctx, output) as settings:
-        from whalefall_sched.cli.render import _envelope, print_json
+        from whalefall_sched.cli.json_output import _envelope, print_json
 
         history = settings.history()
         if run_id is not None:

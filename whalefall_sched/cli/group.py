@@ -216,7 +216,7 @@ def _one_line_errors(call: Callable[[], Any], args: Sequence[str] | None) -> int
         where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else PROG
         hint = f" (see `{where} --help`)" if isinstance(exc, click.UsageError) else ""
         if _wants_json(args):
-            from whalefall_sched.cli.render import error_document, print_json
+            from whalefall_sched.cli.json_output import error_document, print_json
 
             error = error_object(InvalidInputError.code, exc.format_message(), exc.exit_code)
             print_json(error_document(error))

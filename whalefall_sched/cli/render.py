@@ -1,181 +1,42 @@
-"""Every result's JSON document, and the Rich tables of ``get``, ``status`` and the
-write commands.
+"""Every result printed as ``-o`` says: :func:`render` sends it to its JSON document
+(:mod:`.json_output`) or its human output; errors and notes go to stderr.
 
 ``list`` tables are written by :mod:`.list_view`, ``timeline`` and ``get --next`` by
-:mod:`.timeline_view` (plain writers); the others through Rich, imported here only, and
-only when such a table is printed. Rich colours by the same variables as the tool's one
-rule (:func:`.terminal.use_color`). Every field of a table and every line on stderr is
-cut and made printable (:mod:`.terminal`); JSON is exact.
+:mod:`.timeline_view` and :mod:`.fire_times_view` (plain writers); the others through
+Rich (:mod:`.result_tables`, :mod:`.change_view`), imported only when such a table is
+printed. Every field of a table and every line on stderr is cut and made printable
+(:mod:`.terminal`); JSON is exact.
 """
 
 from __future__ import annotations
 
-import codecs
-import json
-import math
-import re
-import sys
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from whalefall_sched.cli.json_output import (
+    JobList,
+    error_document,
+    json_document,
+    print_json,
+    print_json_items,
+)
 from whalefall_sched.cli.render_types import OutputFormat
-from whalefall_sched.cli.terminal import (
-    FIELD_CHARS,
-    err_line,
-    field,
+from whalefall_sched.cli.result_tables import (
+    _console,
+    _render_actions,
+    _render_detail,
+    _render_init,
+    _render_replacement,
+    _render_run,
+    _render_status,
 )
-from whalefall_sched.cli.times import duration, short_time
+from whalefall_sched.cli.terminal import err_line
 from whalefall_sched.services.action_dto import JobActionsResult, ManualRunResult
-from whalefall_sched.services.dto import (
-    SCHEMA_VERSION,
-    STATE_PAUSED,
-    STATE_RUNNING,
-    SchedulerJobDetail,
-    SchedulerJobListItem,
-)
+from whalefall_sched.services.dto import SchedulerJobDetail
 from whalefall_sched.services.init_store import StoreInitResult
 from whalefall_sched.services.store_dto import SchedulerJobsReloadResult, StoreStatus
 
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
-
-
-@dataclass(frozen=True)
-class JobList:
-    """The ``list`` result: its items as the read service yields them (iterated once)."""
-
-    items: Iterable[SchedulerJobListItem]
-
-
-_STATE_LABEL = {STATE_RUNNING: "running", STATE_PAUSED: "paused"}
-_STATE_STYLE = {STATE_RUNNING: "green", STATE_PAUSED: "yellow"}
 #: Problems listed under an ``Error:`` line; JSON lists them all.
 PROBLEM_LINES = 100
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    # emoji=False: a name holding ":smile:" is shown as written
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
-
-
-def _table(*columns: str, title: str | None = None, wrap: Sequence[str] = ()) -> Table:
-    """A borderless table; only the ``wrap`` columns may fold, the others never wrap."""
-    from rich.table import Table
-
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=None,
-        padding=(0, 1, 0, 0),
-        pad_edge=False,
-        header_style="bold",
-        # a title wider than its columns would otherwise fold one letter per line
-        min_width=len(title) if title else None,
-    )
-    for column in columns:
-        if column in wrap:
-            table.add_column(column, overflow="fold", min_width=10)
-        else:
-            table.add_column(column, no_wrap=True, min_width=len(column))
-    return table
-
-
-def json_text(document: Any, *, ascii_only: bool = False) -> str:
-    """``document`` as JSON text, exact and always encodable as UTF-8.
-
-    A lone surrogate (a store can hold one) is written as its ``\\udXXX`` escape, which
-    decodes to the same string; ``ascii_only`` escapes every non-ASCII character too.
-    """
-    text = json.dumps(document, ensure_ascii=ascii_only, indent=2)
-    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
-
-
-def _stdout_is_utf8() -> bool:
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    try:
-        return codecs.lookup(encoding).name == "utf-8"
-    except LookupError:
-        return False
-
-
-def print_json(document: Any) -> None:
-    """Exactly one JSON document on stdout: UTF-8 text, or ASCII escapes where stdout's
-    encoding is not UTF-8 (``PYTHONIOENCODING=ascii``, say)."""
-    sys.stdout.write(json_text(document, ascii_only=not _stdout_is_utf8()) + "\n")
-    sys.stdout.flush()
-
-
-_END = object()
-#: How :func:`json_text` ends a document whose last value is null.
-_NULL_TAIL = "null\n}"
-
-
-def json_chunks(
-    head: dict[str, Any], key: str, items: Iterable[Any], *, ascii_only: bool = False
-) -> Iterator[str]:
-    """The text of ``json_text({**head, key: list(items)})``, piece by piece: the head,
-    then each item as ``items`` yields it, then the tail. Holds one item at a time.
-
-    The first item is read before anything is yielded, so an error reading the store
-    leaves nothing written.
-    """
-    if key in head:
-        raise ValueError(f"{key!r} must be the document's last key")
-    iterator = iter(items)
-    first = next(iterator, _END)
-    opening = json_text({**head, key: None}, ascii_only=ascii_only)
-    yield opening[: -len(_NULL_TAIL)]
-    if first is _END:
-        yield "[]\n}"
-        return
-
-    def indented(item: Any) -> str:
-        # JSON text never holds a raw newline inside a string: each line is a line of JSON
-        return "    " + json_text(item, ascii_only=ascii_only).replace("\n", "\n    ")
-
-    yield "[\n" + indented(first)
-    for item in iterator:
-        yield ",\n" + indented(item)
-    yield "\n  ]\n}"
-
-
-def print_json_items(items: Iterable[Any]) -> None:
-    """``{"schema_version": 1, "items": [...]}`` on stdout, written as ``items`` yields
-    each document: memory does not grow with the number of items. The same bytes as
-    :func:`print_json` of the whole document."""
-    ascii_only = not _stdout_is_utf8()
-    for chunk in json_chunks(_envelope(), "items", items, ascii_only=ascii_only):
-        sys.stdout.write(chunk)
-    sys.stdout.write("\n")
-    sys.stdout.flush()
-
-
-def _envelope(**document: Any) -> dict[str, Any]:
-    """A JSON document: an object whose first key is ``schema_version``."""
-    return {"schema_version": SCHEMA_VERSION, **document}
-
-
-def error_document(error: dict[str, Any]) -> dict[str, Any]:
-    """The JSON document of a failure: ``{"schema_version": 1, "error": {...}}``."""
-    return _envelope(error=error)
-
-
-def json_document(result: Any) -> dict[str, Any]:
-    """The JSON document of a result object: an object, ``schema_version`` first (the
-    ``list`` result's items under ``items``)."""
-    if isinstance(result, JobList):
-        return _envelope(items=[item.to_dict() for item in result.items])
-    document = result.to_dict()
-    if isinstance(result, ManualRunResult) and not result.succeeded:
-        # Every failure carries the same error object; a failed run exits 1.
-        document["error"] = result.error_dict()
-    return _envelope(**document)
 
 
 def render(result: Any, output: OutputFormat) -> None:
@@ -229,206 +90,3 @@ def note(message: str) -> None:
     """An informational line on stderr (kept off stdout so JSON stays one document),
     cut and made printable."""
     err_line(message)
-
-
-# -- formatting helpers ------------------------------------------------------------
-
-
-def relative_time(when: datetime, now: datetime | None = None) -> str:
-    """``when`` relative to ``now`` in its two largest units (:func:`.times.duration`):
-    ``5h 26min`` ahead, ``3min 2s ago`` past (the LEFT column's ``overdue`` is
-    :func:`.times.time_left`)."""
-    now = now or datetime.now(when.tzinfo)
-    seconds = math.floor((when - now).total_seconds())  # a moment ago is "1s ago", not "0s"
-    return duration(seconds) if seconds >= 0 else f"{duration(-seconds)} ago"
-
-
-def local_time(iso: str | None, now: datetime | None = None) -> str:
-    """An ISO time in local time (:func:`.times.short_time`), then on a second line
-    :func:`relative_time`; ``-`` for None."""
-    if iso is None:
-        return "-"
-    when = datetime.fromisoformat(iso)
-    local = when.astimezone()
-    this_year = (now or datetime.now(local.tzinfo)).year
-    return f"{short_time(local, this_year)}\n{relative_time(when, now)}"
-
-
-def _state(state: str) -> str:
-    label = _STATE_LABEL.get(state, "UNREADABLE")
-    return f"[{_STATE_STYLE.get(state, 'red')}]{label}[/]"
-
-
-def _escape(value: Any, limit: int = FIELD_CHARS) -> str:
-    """A value as a table field: cut to ``limit`` characters, printable, markup escaped."""
-    from rich.markup import escape
-
-    return escape(field(value, limit))
-
-
-# -- tables --------------------------------------------------------------------------
-
-
-def _render_detail(console: Console, job: SchedulerJobDetail) -> None:
-    table = _table("FIELD", "VALUE", wrap=("VALUE",))
-    rows: list[tuple[str, Any]] = [
-        ("id", job.id),
-        ("name", job.name),
-        ("state", _STATE_LABEL.get(job.state, "UNREADABLE")),
-        ("next_run_time", job.next_run_time),
-        ("next run (local)", local_time(job.next_run_time).replace("\n", ", ")),
-        ("trigger", job.trigger),
-        ("trigger_type", job.trigger_type),
-    ]
-    rows += [(f"  {k}", v) for k, v in job.trigger_args.items()]
-    rows += [
-        ("func", job.func),
-        ("args", json.dumps(job.args, ensure_ascii=False, default=str)),
-        ("kwargs", json.dumps(job.kwargs, ensure_ascii=False, default=str)),
-        ("executor", job.executor),
-        ("misfire_grace_time", job.misfire_grace_time),
-        ("max_instances", job.max_instances),
-        ("coalesce", job.coalesce),
-        ("is_builtin", "?" if job.is_builtin is None else job.is_builtin),
-        ("description", job.description),
-    ]
-    if job.unreadable_reason:
-        rows.append(("unreadable_reason", job.unreadable_reason))
-    if job.paused_by:  # the audit trail's latest pause (services/audit.py)
-        since = local_time(job.paused_at).replace("\n", ", ")
-        rows.append(("paused", f"by {job.paused_by} since {since}"))
-        rows.append(("paused_reason", job.paused_reason))
-    for key, value in rows:
-        table.add_row(_escape(key), _escape("-" if value is None else value))
-    console.print(table)
-
-
-def _render_actions(console: Console, report: JobActionsResult) -> None:
-    if not report.results:
-        return
-    table = _table("ID", "RESULT", "STATE", "NEXT RUN")
-    for r in report.results:
-        table.add_row(
-            _escape(r.id),
-            _escape(r.message),
-            _state(r.state),
-            local_time(r.next_run_time).replace("\n", ", "),
-        )
-    console.print(table)
-
-
-def _render_run(console: Console, result: ManualRunResult) -> None:
-    if result.succeeded:
-        console.print(
-            f"[green]succeeded[/] {_escape(result.thread_name)} in {result.duration_seconds:.3f}s"
-        )
-    else:
-        outcome = "timed out" if result.timed_out else "failed"
-        console.print(
-            f"[red]{outcome}[/] {_escape(result.thread_name)} after "
-            f"{result.duration_seconds:.3f}s: {_escape(result.error)}"
-        )
-
-
-def _render_replacement(console: Console, result: SchedulerJobsReloadResult) -> None:
-    """A reload's or restore's diff and report (:mod:`.diff_view`): the services return
-    every replacement with its diff."""
-    from whalefall_sched.cli.diff_view import render_replacement
-    from whalefall_sched.services.diff import ReplacementResult
-
-    assert isinstance(result, ReplacementResult), type(result).__name__
-    render_replacement(result)
-
-
-def _yes(value: bool | None, unknown: str = "unknown") -> str:
-    return {True: "yes", False: "no", None: unknown}[value]
-
-
-def _lock_text(lock: dict[str, Any]) -> str:
-    if not lock["exists"]:
-        held = "no lock file (not evidence: the 2026-07 host keeps none)"
-    elif lock["held"]:
-        held = f"held by pid {lock['pid']}"
-    elif lock["held"] is None:
-        held = f"cannot tell ({_escape(lock.get('problem') or 'no /proc/locks')})"
-    else:
-        held = "not held" + (f" (last pid {lock['pid']})" if lock["pid"] else "")
-    return f"{_escape(lock['path'])}: {held}"
-
-
-def _render_status(console: Console, status: StoreStatus) -> None:
-    table = _table("CHECK", "RESULT", wrap=("RESULT",))
-    table.add_row("store", _escape(status.store))
-    table.add_row("reachable", _yes(status.reachable))
-    if status.reachable:
-        table.add_row("initialised", _yes(status.initialised))
-    # no SQLite file (nor directory): a store not initialised (exit 4), not one out of reach
-    no_store = not status.reachable and (status.error or {}).get("code") == "conflict"
-    if status.initialised:
-        jobs = status.jobs
-        table.add_row(
-            "jobs",
-            f"{jobs['total']} (running {jobs['running']}, paused {jobs['paused']}, "
-            f"unreadable {jobs['unreadable']})",
-        )
-        table.add_row("next wake-up", local_time(status.next_wakeup).replace("\n", ", "))
-    elif no_store:
-        table.add_row("jobs", "?")
-    if status.lock is not None:
-        table.add_row("scheduler lock", _lock_text(status.lock))
-    if status.liveness is not None and status.initialised:
-        table.add_row("liveness", _escape(status.liveness["summary"]))
-    table.add_row("health", _health(status, no_store=no_store))
-    for reason in status.reasons:
-        table.add_row("", f"- {_escape(reason)}")
-    console.print(table)
-    if status.overdue:
-        overdue = _table("ID", "NEXT RUN", "LATE (s)", "GRACE (s)", title="Overdue jobs")
-        for job in status.overdue:
-            overdue.add_row(
-                _escape(job["id"]),
-                local_time(job["next_run_time"]).replace("\n", ", "),
-                str(job["late_seconds"]),
-                str(job["misfire_grace_time"]),
-            )
-        console.print(overdue)
-    if status.unreadable:
-        bad = _table("ID", "REASON", title="Unreadable rows", wrap=("REASON",))
-        for row in status.unreadable:
-            bad.add_row(_escape(row["id"]), _escape(row["reason"]))
-        console.print(bad)
-
-
-def _health(status: StoreStatus, *, no_store: bool) -> str:
-    """The status table's verdict (Rich markup)."""
-    if no_store:
-        return f"[red]not initialised[/] (no store at {_escape(_sqlite_file(status.store))})"
-    if not status.reachable:
-        return "[red]unreachable[/]"
-    return "[green]healthy[/]" if status.healthy else "[red]degraded[/]"
-
-
-def _sqlite_file(store: str) -> str:
-    """The file of a SQLite store's ``where`` (``sqlite:///PATH (table T)``)."""
-    url = store.rsplit(" (table ", 1)[0]
-    return url.removeprefix("sqlite:///").partition("?")[0] or url
-
-
-def _render_init(console: Console, result: StoreInitResult) -> None:
-    """What was created and registered, as two tables (what would be, in a dry run)."""
-    created = [("directory", d) for d in result.directories]
-    if result.file is not None:
-        created.append(("file", result.file))
-    created.append(("table", result.table))
-    title = "Would create" if result.dry_run else "Created"
-    table = _table("WHAT", "WHERE", title=f"{title}: {_escape(result.store)}")
-    for what, where in created:
-        table.add_row(what, _escape(where))
-    console.print(table)
-    verb = "Would register" if result.dry_run else "Registered"
-    jobs = _table("ID", title=f"{verb} ({len(result.registered)})")
-    for job_id in result.registered:
-        jobs.add_row(_escape(job_id))
-    console.print(jobs)
-    if result.dry_run:
-        console.print("Dry run: nothing changed.", style="dim")

@@ -1,8 +1,10 @@
-"""How fire times look: ``get --next``'s section and ``timeline``'s picture.
+"""``timeline``'s picture: a header, the time axis, one lane per job, then the same-minute
+collisions, notes and skipped jobs in words.
 
 A plain writer (no Rich): every line is built here, at most ``width`` terminal cells
 wide (the width helpers of :mod:`.terminal`), each lane on one line; colour is ANSI
-escapes only where :func:`.terminal.use_color` says.
+escapes only where :func:`.terminal.use_color` says. Its pieces (marks, axis, lanes) are
+:mod:`.timeline_grid`'s; ``get --next``'s section is :mod:`.fire_times_view`'s.
 Every text from the store goes through :func:`~whalefall_sched.cli.terminal.field`
 (printable, bounded) before it is measured and cut.
 """
@@ -10,8 +12,7 @@ Every text from the store goes through :func:`~whalefall_sched.cli.terminal.fiel
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from whalefall_sched.cli.render_types import ColorMode, OutputFormat
@@ -25,21 +26,27 @@ from whalefall_sched.cli.terminal import (
     use_color,
     write_lines,
 )
+from whalefall_sched.cli.timeline_grid import (
+    _axis,
+    _bucket_text,
+    _Grid,
+    _join,
+    _lane,
+    _Marks,
+    _span_text,
+    _styled,
+    _when,
+)
 
 if TYPE_CHECKING:
-    from whalefall_sched.services.timeline_dto import JobFireTimes, JobNextFireTimes, Timeline
+    from whalefall_sched.services.timeline_dto import Timeline
 
-#: ``get --next N``: N at most (the service checks the same bound).
-MAX_NEXT = 1000
 #: The width when stdout is not a terminal.
 PIPE_WIDTH = 100
 #: The narrowest picture drawn.
 MIN_WIDTH = 40
 #: Lines of "same minute" listed under the picture (-o json lists every one).
 COLLISION_LINES = 50
-
-_RESET = "\x1b[0m"
-_STYLES = {"dim": "\x1b[2m", "hot": "\x1b[1;31m", "bold": "\x1b[1m", "": ""}
 
 
 # -- terminal facts ------------------------------------------------------------------
@@ -80,200 +87,6 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
     if current or not lines:
         lines.append(current)
     return lines
-
-
-def _styled(text: str, style: str, color: bool) -> str:
-    if not color or not style or not text:
-        return text
-    return f"{_STYLES[style]}{text}{_RESET}"
-
-
-# -- get --next ----------------------------------------------------------------------
-
-
-def _local(when: datetime, zone: tzinfo | None = None) -> str:
-    local = when.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}"
-
-
-def next_fire_times_lines(result: JobNextFireTimes) -> list[str]:
-    """The ``NEXT N FIRE TIMES`` section under get's table (local time, UTC, time left)."""
-    from whalefall_sched.cli.times import local_zone, time_left
-    from whalefall_sched.services.dto import utc_z
-
-    fires = result.fires
-    title = f"NEXT {result.count} FIRE TIMES"
-    if fires.paused:
-        title += " (paused: the times it would fire if resumed)"
-    lines = ["", title]
-    if fires.fire_times:
-        zone = local_zone().tz
-        rows = [
-            (_local(t, zone), utc_z(t), time_left(int((t - result.now).total_seconds())))
-            for t in fires.fire_times
-        ]
-        first = max(len("LOCAL"), *(cell_width(r[0]) for r in rows))
-        lines.append(f"{pad('LOCAL', first)}  {pad('UTC', 20)}  LEFT")
-        lines += [f"{pad(local, first)}  {utc}  {left}" for local, utc, left in rows]
-    note = result.note()
-    if note:
-        lines.append(f"note: {field(note)}")
-    return lines
-
-
-def render_next_fire_times(result: JobNextFireTimes, output: OutputFormat) -> None:
-    """get's table or document, with the next fire times added."""
-    from whalefall_sched.cli.render import json_document, print_json, render
-
-    if output is OutputFormat.json:
-        print_json(json_document(result.detail) | result.extra_keys())
-        return
-    render(result.detail, output)
-    write_lines(next_fire_times_lines(result))
-
-
-# -- timeline ------------------------------------------------------------------------
-
-
-class _Marks:
-    def __init__(self, unicode: bool) -> None:
-        self.empty = "·" if unicode else "."
-        self.one = "●" if unicode else "o"
-        self.ellipsis = "…" if unicode else "~"
-        self.many = "#"
-        self.unknown = "?"
-        self.collision = "!"
-
-    def count(self, n: int) -> str:
-        if n == 1:
-            return self.one
-        return str(n) if n < 10 else self.many
-
-
-class _Grid:
-    """Where a time falls among ``columns`` buckets from ``start`` to ``end``."""
-
-    def __init__(self, start: datetime, end: datetime, columns: int) -> None:
-        self.start = start
-        self.seconds = (end - start).total_seconds()
-        self.columns = columns
-
-    def column(self, when: datetime) -> int:
-        offset = (when - self.start).total_seconds()
-        return min(self.columns - 1, max(0, int(offset * self.columns / self.seconds)))
-
-    @property
-    def bucket(self) -> timedelta:
-        return timedelta(seconds=self.seconds / self.columns)
-
-
-def _hours(start: datetime, end: datetime, zone: tzinfo | None) -> Iterator[datetime]:
-    """Every whole local hour from ``start`` to ``end`` (DST and half-hour zones
-    included: instants are walked in UTC quarter hours)."""
-    step = timedelta(minutes=15)
-    utc = start.astimezone(UTC)
-    instant = utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
-    while instant < end:
-        if instant > start:
-            local = instant.astimezone(zone)
-            if local.minute == 0:
-                yield local
-        instant += step
-
-
-_LABEL_STEPS = (1, 2, 3, 4, 6, 12, 24, 48, 72, 168)
-
-
-def _axis(grid: _Grid, start: datetime, end: datetime, zone: tzinfo | None) -> tuple[str, str]:
-    """The labels line and the ticks line above the lanes."""
-    per_hour = grid.columns / (grid.seconds / 3600)
-    step = next((s for s in _LABEL_STEPS if s * per_hour >= 7), _LABEL_STEPS[-1])
-    minor = next((s for s in (1, 2, 3, 6, 12, 24) if s * per_hour >= 2), 24)
-    labels = [" "] * grid.columns
-    ticks = [" "] * grid.columns
-    free_from = 0
-    for local in _hours(start, end, zone):
-        col = grid.column(local)
-        if step < 24:
-            major = local.hour % step == 0
-        else:
-            major = local.hour == 0 and local.toordinal() % (step // 24) == 0
-        if major:
-            text = f"{local:%m-%d}" if local.hour == 0 else f"{local:%H:%M}"
-            if col >= free_from and col + len(text) <= grid.columns:
-                labels[col : col + len(text)] = text
-                free_from = col + len(text) + 1
-                ticks[col] = "|"
-                continue
-        if local.hour % minor == 0 and ticks[col] == " ":
-            ticks[col] = "'"
-    return "".join(labels).rstrip(), "".join(ticks).rstrip()
-
-
-def _lane(
-    job: JobFireTimes,
-    grid: _Grid,
-    hot_minutes: set[datetime],
-    marks: _Marks,
-    color: bool,
-) -> tuple[str, set[int]]:
-    """One job's row of buckets, and the columns where it fires in a collision."""
-    counts = [0] * grid.columns
-    hot = [False] * grid.columns
-    for when in job.fire_times:
-        col = grid.column(when)
-        counts[col] += 1
-        if when.astimezone(UTC).replace(second=0, microsecond=0) in hot_minutes:
-            hot[col] = True
-    unknown_from = grid.columns
-    if not job.complete:
-        last = job.fire_times[-1] if job.fire_times else None
-        unknown_from = grid.column(last) + 1 if last is not None else 0
-    cells_: list[tuple[str, str]] = []
-    for col in range(grid.columns):
-        if counts[col]:
-            style = "hot" if hot[col] else ("dim" if job.paused else "")
-            cells_.append((marks.count(counts[col]), style))
-        elif col >= unknown_from:
-            cells_.append((marks.unknown, "dim"))
-        else:
-            cells_.append((marks.empty, "dim"))
-    return _join(cells_, color), {col for col in range(grid.columns) if hot[col]}
-
-
-def _join(items: list[tuple[str, str]], color: bool) -> str:
-    """Characters with styles, one escape sequence per run of one style."""
-    out: list[str] = []
-    run, style = "", ""
-    for char, item_style in items:
-        if item_style != style and run:
-            out.append(_styled(run, style, color))
-            run = ""
-        run += char
-        style = item_style
-    out.append(_styled(run, style, color))
-    return "".join(out)
-
-
-def _when(moment: datetime, zone: tzinfo | None, dated: bool) -> str:
-    local = moment.astimezone(zone)
-    return f"{local:%m-%d %H:%M}" if dated else f"{local:%H:%M}"
-
-
-def _span_text(span: timedelta) -> str:
-    hours = span.total_seconds() / 3600
-    if hours % 24 == 0:
-        return f"{int(hours // 24)}d" if hours != 24 else "24h"
-    return f"{hours:g}h"
-
-
-def _bucket_text(bucket: timedelta) -> str:
-    seconds = bucket.total_seconds()
-    if seconds >= 3600:
-        return f"{seconds / 3600:.3g} h"
-    if seconds >= 60:
-        return f"{seconds / 60:.3g} min"
-    return f"{seconds:.3g} s"
 
 
 def timeline_lines(
@@ -413,7 +226,8 @@ def render_timeline(
     color: ColorMode = ColorMode.auto,
 ) -> None:
     """The timeline as the picture, or as one JSON document."""
-    from whalefall_sched.cli.render import json_document, note, print_json
+    from whalefall_sched.cli.json_output import json_document, print_json
+    from whalefall_sched.cli.render import note
 
     if output is OutputFormat.json:
         print_json(json_document(timeline))
