@@ -1,7 +1,9 @@
-"""The ``whalefall-sched`` command line: options, rendering and exit codes only.
+"""The ``whalefall-sched`` app: its global options, and the one ``_guard`` that turns
+every command's errors into one line and an exit code.
 
-Heavy modules (SQLAlchemy, APScheduler, Rich) are imported by the commands that need
-them, so ``--help`` and shell completion stay fast.
+The commands register themselves from the ``commands_*`` modules. Heavy modules
+(SQLAlchemy, APScheduler, Rich) are imported by the commands that need them, so
+``--help`` and shell completion stay fast.
 """
 
 from __future__ import annotations
