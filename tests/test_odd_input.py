@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, Invoke, StockStore
-from whalefall_sched.cli.app import MAX_NAME_BYTES, MAX_SECONDS
+from whalefall_sched.cli.options import MAX_NAME_BYTES, MAX_SECONDS
 from whalefall_sched.errors import ExitCode
 from whalefall_sched.services.actions_service import MAX_BACKUP_BYTES
 

@@ -210,7 +210,7 @@ def test_restore_keeps_the_backups_states(
 def test_the_prompt_shows_the_diff_and_the_summary(
     cli: Invoke, old: StockStore, tasks: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import whalefall_sched.cli.commands_write as commands_write
+    import whalefall_sched.cli.confirm as confirm
 
     class Terminal:
         closed = False
@@ -218,7 +218,7 @@ def test_the_prompt_shows_the_diff_and_the_summary(
         def isatty(self) -> bool:
             return True
 
-    monkeypatch.setattr(commands_write, "sys", types.SimpleNamespace(stdin=Terminal()))
+    monkeypatch.setattr(confirm, "sys", types.SimpleNamespace(stdin=Terminal()))
     before = old.fingerprint()
     refused = cli("--tasks", str(tasks), "reload", url=old.url, input="n\n")
     assert refused.exit_code == 4

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, Invoke, StockStore
-from whalefall_sched.cli import commands_write
+from whalefall_sched.cli import confirm
 from whalefall_sched.cli.exit_codes import ExitCode
 from whalefall_sched.cli.selection_options import CONFIRM_ABOVE, MAX_STDIN_BYTES
 from whalefall_sched.errors import InvalidInputError, JobNotFoundError, StoreConflictError
@@ -174,7 +174,7 @@ def test_a_handful_is_not_asked(cli: Invoke, store: StockStore) -> None:
 def test_a_terminal_is_shown_the_ids_and_asked(
     cli: Invoke, store: StockStore, monkeypatch: pytest.MonkeyPatch, answer: str
 ) -> None:
-    monkeypatch.setattr(commands_write, "_can_ask", lambda: True)
+    monkeypatch.setattr(confirm, "_can_ask", lambda: True)
     before = store.fingerprint()
     result = cli("pause", "--match", "sync_*", url=store.url, input=f"{answer}\n")
     lines = result.stderr.splitlines()

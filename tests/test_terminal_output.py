@@ -303,7 +303,7 @@ def test_completion_leaves_out_ids_a_shell_could_not_take_back(sqlite_stock: Sto
     import typer.main
 
     from whalefall_sched.cli import app
-    from whalefall_sched.cli.app import _complete_job_id
+    from whalefall_sched.cli.options import _complete_job_id
 
     sqlite_stock.add(
         dict(func="tests.jobs:noop", trigger="interval", minutes=5, id="plain"),

@@ -1,18 +1,18 @@
-"""The ``whalefall-sched`` command line: options, rendering and exit codes only.
+"""The ``whalefall-sched`` app: its global options, and the one ``_guard`` that turns
+every command's errors into one line and an exit code.
 
-Heavy modules (SQLAlchemy, APScheduler, Rich) are imported by the commands that need
-them, so ``--help`` and shell completion stay fast.
+The commands register themselves from the ``commands_*`` modules. Heavy modules
+(SQLAlchemy, APScheduler, Rich) are imported by the commands that need them, so
+``--help`` and shell completion stay fast.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import click
 import typer
@@ -26,23 +26,26 @@ from whalefall_sched.cli.group import (
     _OneLineErrors,
 )
 from whalefall_sched.cli.logs import _configure_logging, _print_traceback
+from whalefall_sched.cli.options import (
+    MAX_ACTOR_CHARS,
+    MAX_REASON_CHARS,
+    MAX_SECONDS,
+    _audit_text,
+    _finite,
+    _schema_name,
+    _table_name,
+)
 from whalefall_sched.cli.render_types import OutputFormat
 from whalefall_sched.cli.settings import (
     DEFAULT_TABLE,
     DEFAULT_URL,
     Settings,
 )
-from whalefall_sched.cli.terminal import (
-    OutputError,
-    printable,
-)
+from whalefall_sched.cli.terminal import OutputError
 from whalefall_sched.errors import (
     InternalError,
     WhaleFallSchedError,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 class _Typer(typer.Typer):
@@ -69,78 +72,6 @@ app = _Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-
-class StateFilter(StrEnum):
-    """``list --state``."""
-
-    running = "running"
-    paused = "paused"
-    unreadable = "unreadable"
-
-
-#: The longest --timeout and --wait, in seconds (a day).
-MAX_SECONDS = 86_400
-#: The longest table or schema name, in UTF-8 bytes (PostgreSQL cuts longer ones short).
-MAX_NAME_BYTES = 63
-
-
-def _finite(value: float) -> float:
-    """Refuse NaN (a range check lets it through)."""
-    if math.isnan(value):
-        raise typer.BadParameter("nan is not a number of seconds")
-    return value
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    """Refuse NaN where no value means no limit."""
-    return None if value is None else _finite(value)
-
-
-def _table_name(value: str) -> str:
-    problem = _name_problem(value)
-    if problem:
-        raise typer.BadParameter(problem)
-    return value
-
-
-def _schema_name(value: str | None) -> str | None:
-    """An empty schema is none."""
-    if not value:
-        return None
-    return _table_name(value)
-
-
-def _name_problem(value: str) -> str | None:
-    """Why ``value`` cannot name a table or schema on every backend."""
-    if not value:
-        return "the name is empty"
-    if not value.isprintable():
-        return f"{printable(value)!r} holds a control or invisible character"
-    if len(value.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
-        return f"longer than {MAX_NAME_BYTES} bytes (PostgreSQL's and MariaDB's limit)"
-    return None
-
-
-def _audit_text(limit: int) -> Callable[[str | None], str | None]:
-    """A ``--reason`` or ``--actor`` check: at most ``limit`` characters, printable."""
-
-    def check(value: str | None) -> str | None:
-        if value is None:
-            return None
-        from whalefall_sched.services.audit import text_problem
-
-        problem = text_problem(value, limit=limit)
-        if problem:
-            raise typer.BadParameter(problem)
-        return value
-
-    return check
-
-
-#: --reason and --actor's limits (repository/audit.py's, without importing it here).
-MAX_REASON_CHARS = 500
-MAX_ACTOR_CHARS = 191
 
 
 def _version(value: bool) -> None:
@@ -170,46 +101,6 @@ def _split_paths(values: list[str] | None) -> list[str]:
     for value in values or []:
         paths.extend(p for p in value.split(os.pathsep) if p)
     return paths
-
-
-def _complete_job_id(ctx: click.Context, incomplete: str) -> list[str]:
-    """Job ids from the store for TAB completion (see :mod:`.completion`)."""
-    from whalefall_sched.cli.completion import complete_job_id
-
-    return complete_job_id(ctx, incomplete)
-
-
-def _complete_backup_file(ctx: click.Context, incomplete: str) -> list[str]:
-    """The store's backup files for ``restore``, newest first (see :mod:`.completion`)."""
-    from whalefall_sched.cli.completion import complete_backup_file
-
-    return complete_backup_file(ctx, incomplete)
-
-
-OutputOption = Annotated[
-    OutputFormat,
-    typer.Option("--output", "-o", help="Output format: a table, or one JSON document."),
-]
-YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-DryRunOption = Annotated[
-    bool,
-    typer.Option("--dry-run", help="Show what would be deleted and written; change nothing."),
-]
-BackupDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        help="Where the rows about to be replaced are saved before anything changes "
-        "[default: backups/ beside a SQLite store, else userdata/backups].",
-        show_default=False,
-    ),
-]
-NoBackupOption = Annotated[
-    bool, typer.Option("--no-backup", help="Do not save the rows about to be replaced.")
-]
-JobIdsArgument = Annotated[
-    list[str],
-    typer.Argument(help="Job id(s).", show_default=False, autocompletion=_complete_job_id),
-]
 
 
 @app.callback()

@@ -7,16 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 import click
 import typer
 
-from whalefall_sched.cli.app import (
+from whalefall_sched.cli.app import _guard, _notes, _render, app
+from whalefall_sched.cli.options import (
     BackupDirOption,
     NoBackupOption,
     OutputOption,
     YesOption,
     _complete_job_id,
-    _guard,
-    _notes,
-    _render,
-    app,
 )
 from whalefall_sched.cli.render_types import OutputFormat
 from whalefall_sched.cli.selection_options import (
@@ -138,7 +135,8 @@ def delete_command(
     running scheduler is about to rewrite is deleted only once it has moved it on.
     `restore BACKUP` puts back every job of the backup.
     """
-    from whalefall_sched.cli.commands_write import _backup_dir, confirm_on_terminal
+    from whalefall_sched.cli.confirm import confirm_on_terminal
+    from whalefall_sched.cli.options import _backup_dir
     from whalefall_sched.masking import redact
     from whalefall_sched.services.job_delete import JobDeleteOutcome
     from whalefall_sched.services.selection import select_jobs

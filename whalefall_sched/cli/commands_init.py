@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from whalefall_sched.cli.app import OutputOption, _guard, _notes, _render, app
+from whalefall_sched.cli.app import _guard, _notes, _render, app
+from whalefall_sched.cli.options import OutputOption, VerifyImportsOption, dry_run_option
 from whalefall_sched.cli.render_types import OutputFormat
 
 
@@ -14,19 +15,8 @@ from whalefall_sched.cli.render_types import OutputFormat
 def init_command(
     ctx: typer.Context,
     *,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Show what would be created and registered; change nothing."
-        ),
-    ] = False,
-    verify_imports: Annotated[
-        bool,
-        typer.Option(
-            "--verify-imports/--no-verify-imports",
-            help="Check that every task function imports before writing.",
-        ),
-    ] = True,
+    dry_run: Annotated[bool, dry_run_option("Show what would be created and registered")] = False,
+    verify_imports: VerifyImportsOption = True,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Create the job store and register the default tasks, as reload writes them.

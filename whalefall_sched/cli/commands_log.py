@@ -7,14 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from whalefall_sched.cli.app import (
-    OutputOption,
-    _complete_job_id,
-    _guard,
-    _notes,
-    _render,
-    app,
-)
+from whalefall_sched.cli.app import _guard, _notes, _render, app
+from whalefall_sched.cli.options import OutputOption, job_filter_argument
 from whalefall_sched.cli.render_types import OutputFormat
 from whalefall_sched.cli.terminal import cell_width, err_line, field, fit, pad, write_lines
 
@@ -44,14 +38,7 @@ def _since(value: str | None) -> str | None:
 @app.command("log")
 def log_command(
     ctx: typer.Context,
-    job_id: Annotated[
-        str | None,
-        typer.Argument(
-            help="Only the events of this job id.",
-            show_default=False,
-            autocompletion=_complete_job_id,
-        ),
-    ] = None,
+    job_id: Annotated[str | None, job_filter_argument("Only the events of this job id.")] = None,
     *,
     since: Annotated[
         str | None,

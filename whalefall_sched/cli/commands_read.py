@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from enum import StrEnum
+from typing import Annotated
 
 import typer
 
-from whalefall_sched.cli.render_types import COLOR_HELP, ColorMode, ListOutput, OutputFormat
+from whalefall_sched.cli.app import _guard, _notes, _render, app
+from whalefall_sched.cli.options import JobIdArgument, OutputOption, color_option, tz_option
+from whalefall_sched.cli.render_types import ColorMode, ListOutput, OutputFormat
 from whalefall_sched.cli.terminal import err_line
-from whalefall_sched.cli.times import zone_option
 
-if TYPE_CHECKING:
-    pass
-from whalefall_sched.cli.app import (
-    OutputOption,
-    StateFilter,
-    _complete_job_id,
-    _guard,
-    _notes,
-    _render,
-    app,
-)
 
-# -- reading------------------------------------------------------------------------
+class StateFilter(StrEnum):
+    """``list --state``."""
+
+    running = "running"
+    paused = "paused"
+    unreadable = "unreadable"
 
 
 @app.command("list")
@@ -55,22 +51,13 @@ def list_command(
     ] = False,
     tz: Annotated[
         str | None,
-        typer.Option(
-            "--tz",
-            metavar="ZONE",
-            callback=zone_option(job=True),
-            help="Time zone of NEXT: an IANA name (UTC, Asia/Shanghai), 'local' (the "
+        tz_option(
+            "Time zone of NEXT: an IANA name (UTC, Asia/Shanghai), 'local' (the "
             "default), or 'job' (each job's trigger's own zone).",
-            show_default=False,
+            job=True,
         ),
     ] = None,
-    color: Annotated[
-        ColorMode,
-        typer.Option(
-            "--color",
-            help=f"Colour STATE and the header: {COLOR_HELP}",
-        ),
-    ] = ColorMode.auto,
+    color: Annotated[ColorMode, color_option("Colour STATE and the header")] = ColorMode.auto,
 ) -> None:
     """List every job, sorted by id, one row each (read-only)."""
     from whalefall_sched.services.dto import (
@@ -110,10 +97,7 @@ def list_command(
 @app.command("get")
 def get_command(
     ctx: typer.Context,
-    job_id: Annotated[
-        str,
-        typer.Argument(help="Job id.", show_default=False, autocompletion=_complete_job_id),
-    ],
+    job_id: JobIdArgument,
     *,
     next_count: Annotated[
         int | None,

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from whalefall_sched.cli.app import OutputOption, _complete_job_id, _guard, app
+from whalefall_sched.cli.app import _guard, app
+from whalefall_sched.cli.options import OutputOption, job_filter_argument
 from whalefall_sched.cli.render_types import OutputFormat
 
 #: ``runs show RUN_ID``: the word that makes the first argument a subcommand.
@@ -31,11 +32,7 @@ def runs_command(
     ctx: typer.Context,
     job: Annotated[
         str | None,
-        typer.Argument(
-            help="Only this job's runs. `runs show RUN_ID` shows one run instead.",
-            show_default=False,
-            autocompletion=_complete_job_id,
-        ),
+        job_filter_argument("Only this job's runs. `runs show RUN_ID` shows one run instead."),
     ] = None,
     run_id: Annotated[
         str | None, typer.Argument(hidden=True, show_default=False, metavar="RUN_ID")

@@ -8,9 +8,10 @@ from typing import Annotated
 import click
 import typer
 
-from whalefall_sched.cli.app import OutputOption, _guard, app
-from whalefall_sched.cli.render_types import COLOR_HELP, ColorMode, OutputFormat
-from whalefall_sched.cli.times import local_zone, parse_zone, zone_option
+from whalefall_sched.cli.app import _guard, app
+from whalefall_sched.cli.options import OutputOption, color_option, tz_option
+from whalefall_sched.cli.render_types import ColorMode, OutputFormat
+from whalefall_sched.cli.times import local_zone, parse_zone
 
 #: The longest window: 31 days (``--days 31``, ``--hours 744``).
 MAX_DAYS = 31
@@ -44,13 +45,10 @@ def timeline_command(
     ] = None,
     tz: Annotated[
         str | None,
-        typer.Option(
-            "--tz",
-            metavar="ZONE",
-            callback=zone_option(job=False),
-            help="Time zone of the axis and the times shown: an IANA name "
+        tz_option(
+            "Time zone of the axis and the times shown: an IANA name "
             "(Asia/Shanghai), UTC, or local (the default).",
-            show_default=False,
+            job=False,
         ),
     ] = None,
     width: Annotated[
@@ -65,10 +63,7 @@ def timeline_command(
             show_default=False,
         ),
     ] = None,
-    color: Annotated[
-        ColorMode,
-        typer.Option("--color", help=f"Colour the picture: {COLOR_HELP}"),
-    ] = ColorMode.auto,
+    color: Annotated[ColorMode, color_option("Colour the picture")] = ColorMode.auto,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Draw every job's fire times ahead: one lane per job (read-only).

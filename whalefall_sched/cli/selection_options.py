@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import click
 import typer
 
-from whalefall_sched.cli.app import _complete_job_id
+from whalefall_sched.cli.options import _complete_job_id
 
 #: A write of more jobs than this asks first (``--yes`` skips; no terminal: refused).
 CONFIRM_ABOVE = 3
