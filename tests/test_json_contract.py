@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Invoke, StockStore
-from tests.test_status import _add_overdue_job
+from tests.overdue import add_overdue_job
 from whalefall_sched.cli.json_output import JobList, json_chunks, json_document, json_text
 from whalefall_sched.errors import ExitCode
 from whalefall_sched.repository import JobStoreRepository
@@ -50,7 +50,7 @@ def store(sqlite_stock: StockStore) -> StockStore:
         ),
         dict(id="micro", name="m", func="tests.jobs:noop", trigger="date", run_date=soon),
     )
-    _add_overdue_job(sqlite_stock, "late", datetime.now(UTC) - timedelta(hours=2))
+    add_overdue_job(sqlite_stock.url, "late", datetime.now(UTC) - timedelta(hours=2))
     return sqlite_stock
 
 

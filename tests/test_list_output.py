@@ -17,14 +17,16 @@ import subprocess
 import sys
 import termios
 import unicodedata
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.triggers.cron import CronTrigger
 
 from tests.conftest import Invoke, StockStore
+from tests.overdue import add_overdue_job
+from tests.terminal import Run, run_on_terminal
 from whalefall_sched.cli.list_layout import DROP_ORDER
 from whalefall_sched.cli.list_tsv import TSV_COLUMNS, tsv_value
 from whalefall_sched.cli.times import local_zone, parse_zone, time_left
@@ -52,17 +54,6 @@ HOSTILE_NAME = "tab\there\nnew\\line\x1b[2J"
 # -- helpers -------------------------------------------------------------------------
 
 
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.stdout.splitlines()
-
-
 def _env(extra: dict[str, str] | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
     env.pop("FORCE_COLOR", None)
@@ -71,32 +62,7 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
 
 def on_terminal(url: str, *args: str, columns: int, env: dict[str, str] | None = None) -> Run:
     """The console script with a pseudo-terminal of ``columns`` as stdin and stdout."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    child = subprocess.Popen(
-        [str(SCRIPT), "--url", url, *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=subprocess.PIPE,
-        env=_env(env),
-    )
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert child.stderr is not None
-    stderr = child.stderr.read().decode()
-    child.stderr.close()
-    child.wait(timeout=60)
-    stdout = b"".join(chunks).decode().replace("\r\n", "\n")
-    return Run(child.returncode, stdout, stderr)
+    return run_on_terminal([str(SCRIPT), "--url", url, *args], columns=columns, env=_env(env))
 
 
 def piped(url: str, *args: str, stdin_terminal: bool, env: dict[str, str] | None = None) -> Run:
@@ -160,36 +126,6 @@ def assert_one_row_per_job(run: Run, ids: list[str] = ALL_IDS) -> None:
 # -- the store -----------------------------------------------------------------------
 
 
-def _add_overdue_job(stock: StockStore, job_id: str) -> None:
-    """A job two hours late, through the stock job store (no scheduler moves it on)."""
-    from apscheduler.job import Job
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.cron import CronTrigger
-
-    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
-    job = Job(
-        scheduler,
-        id=job_id,
-        func="tests.jobs:noop",
-        trigger=CronTrigger(hour=4, timezone="Asia/Shanghai"),
-        executor="default",
-        args=(),
-        kwargs={},
-        name=job_id,
-        misfire_grace_time=300,
-        coalesce=True,
-        max_instances=1,
-        next_run_time=datetime.now(UTC) - timedelta(hours=2),
-    )
-    store = SQLAlchemyJobStore(url=stock.url)
-    store.start(scheduler, "default")
-    try:
-        store.add_job(job)
-    finally:
-        store.shutdown()
-
-
 @pytest.fixture
 def store(cli: Invoke, sqlite_stock: StockStore) -> str:
     """The five bundled jobs (``reload``), and from stock APScheduler: an interval job, a
@@ -222,7 +158,12 @@ def store(cli: Invoke, sqlite_stock: StockStore) -> str:
         ),
         dict(id="paused_job", func="tests.jobs:noop", trigger="cron", hour=3, next_run_time=None),
     )
-    _add_overdue_job(sqlite_stock, "late")
+    add_overdue_job(
+        sqlite_stock.url,
+        "late",
+        datetime.now(UTC) - timedelta(hours=2),
+        CronTrigger(hour=4, timezone="Asia/Shanghai"),
+    )
     sqlite_stock.insert_raw("zz_broken", b"not a pickle", 1_000_000.0)
     return sqlite_stock.url
 

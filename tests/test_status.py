@@ -11,12 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apscheduler.job import Job
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from tests.conftest import Invoke, StockStore
+from tests.overdue import add_overdue_job
 from whalefall_sched.repository import JobStoreRepository
 from whalefall_sched.services import SchedulerJobsReadService
 from whalefall_sched.services.status import NO_LOCK_NOTE
@@ -32,31 +29,6 @@ def held_lock(tmp_path: Path) -> Iterator[Path]:
     with path.open("r+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         yield path
-
-
-def _add_overdue_job(stock: StockStore, job_id: str, next_run_time: datetime) -> None:
-    """Store a job an hour late through the stock job store (no scheduler moves it on)."""
-    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
-    job = Job(
-        scheduler,
-        id=job_id,
-        func="tests.jobs:noop",
-        trigger=IntervalTrigger(hours=2, timezone="Asia/Shanghai"),
-        executor="default",
-        args=(),
-        kwargs={},
-        name=job_id,
-        misfire_grace_time=300,
-        coalesce=True,
-        max_instances=1,
-        next_run_time=next_run_time,
-    )
-    store = SQLAlchemyJobStore(url=stock.url)
-    store.start(scheduler, "default")
-    try:
-        store.add_job(job)
-    finally:
-        store.shutdown()
 
 
 def _status(cli: Invoke, url: str) -> tuple[int, dict[str, Any]]:
@@ -90,7 +62,7 @@ def test_healthy_store_exits_0(cli: Invoke, stock: StockStore, held_lock: Path) 
 
 
 def test_overdue_and_unreadable_rows_degrade(cli: Invoke, stock: StockStore) -> None:
-    _add_overdue_job(stock, "late", datetime.now(UTC) - timedelta(hours=1))
+    add_overdue_job(stock.url, "late", datetime.now(UTC) - timedelta(hours=1))
     stock.insert_raw("broken", b"not a pickle", 1.0)
     before = stock.fingerprint()
     code, doc = _status(cli, stock.url)

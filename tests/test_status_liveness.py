@@ -15,8 +15,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from tests.conftest import Invoke, StockStore
+from tests.overdue import add_overdue_job
 from tests.test_history import HostBase, TaskRun
-from tests.test_status import _add_overdue_job
 from whalefall_sched.integration import record_runs
 from whalefall_sched.services.status import OVERDUE_AFTER
 
@@ -51,7 +51,7 @@ def test_a_job_due_more_than_the_threshold_degrades_within_its_grace(
 ) -> None:
     # due 2 * OVERDUE_AFTER ago: well within its misfire grace of 300 s, yet no scheduler
     # left it unmoved that long
-    _add_overdue_job(stock, "late", datetime.now(UTC) - timedelta(seconds=2 * OVERDUE_AFTER))
+    add_overdue_job(stock.url, "late", datetime.now(UTC) - timedelta(seconds=2 * OVERDUE_AFTER))
     code, doc = _status(cli, stock.url)
     assert code == 4
     assert [o["id"] for o in doc["overdue"]] == ["late"]
@@ -61,7 +61,7 @@ def test_a_job_due_more_than_the_threshold_degrades_within_its_grace(
 
 
 def test_a_job_just_due_is_not_evidence(cli: Invoke, stock: StockStore) -> None:
-    _add_overdue_job(stock, "late", datetime.now(UTC) - timedelta(seconds=OVERDUE_AFTER / 3))
+    add_overdue_job(stock.url, "late", datetime.now(UTC) - timedelta(seconds=OVERDUE_AFTER / 3))
     code, doc = _status(cli, stock.url)
     assert code == 0, doc
     assert doc["overdue"] == []

@@ -8,15 +8,10 @@ colour, errors) in-process, through a pipe and through a real pseudo-terminal.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
-import pty
 import re
-import struct
-import subprocess
 import sys
-import termios
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +22,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tests.conftest import Invoke, StockStore
+from tests.terminal import run_on_terminal
 from whalefall_sched.cli.fire_times_view import MAX_NEXT as CLI_MAX_NEXT
 from whalefall_sched.cli.terminal import cell_width as cells
 from whalefall_sched.cli.timeline_view import timeline_lines
@@ -509,26 +505,9 @@ def test_cli_timeline_without_a_store(cli: Invoke, sqlite_url: str) -> None:
 
 def _in_a_terminal(argv: list[str], columns: int, env: dict[str, str]) -> str:
     """Run ``argv`` with stdout on a pseudo-terminal ``columns`` wide; what it printed."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    try:
-        process = subprocess.Popen(
-            argv, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
-        )
-    finally:
-        os.close(slave)
-    chunks: list[bytes] = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
-    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    run = run_on_terminal(argv, columns=columns, env=env, stdin_too=False)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
 
 
 @pytest.mark.parametrize("columns", [60, 80, 200])
